@@ -1,0 +1,201 @@
+"""DQN -> SNN conversion by data-based normalization (Tan et al. 2021, eq. 16).
+
+For every layer l (the output layer included) lambda_l is the p-th percentile of its ReLU
+activations over calibration observations, pooled over neurons and frames (as the paper does;
+p = 100 is the max-norm of Diehl et al. 2015); lambda_0 = 1 for the [0, 1] input. Then
+  w_l <- w_l * lambda_{l-1} / lambda_l,   b_l <- b_l / lambda_l.            (eq. 16)
+Channel-wise normalization (Kim et al. 2020) uses one lambda per output channel of each hidden
+layer; the output layer always gets one lambda, because per-action scales would reorder the
+Q-values. The output layer is linear, so its lambda is the percentile of its positive part;
+if it has none, of its magnitude.
+
+Percentiles are exact (numpy's "linear" method): a streaming top-k keeps only the values above
+the lowest percentile asked for, so 15,000 Nature-DQN frames at p >= 99 need ~O(100 MB).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from snnjax.models import LayerSpec, input_scale, layer_specs, make_network
+from snnjax.snn import KINDS, SpikingNetwork, ann_forward, prepare_input
+
+
+class ConvertError(ValueError):
+    """Bad conversion input: percentile, calibration set, layer kinds."""
+
+
+def check_percentile(p: float) -> float:
+    p = float(p)
+    if not (0.0 < p <= 100.0) or math.isnan(p):
+        raise ConvertError(f"percentile must be in (0, 100], got {p}")
+    return p
+
+
+def from_params(params: dict, specs: Sequence[LayerSpec], obs_shape, input_layout: str,
+                scale: float) -> SpikingNetwork:
+    """The un-normalized network (lambda = 1 everywhere, V_thr = 1) in explicit layer order."""
+    for s in specs:
+        if s.kind not in KINDS:
+            raise ConvertError(f"layer {s.name!r} has kind {s.kind!r} the converter does not know; "
+                               f"allowed: {', '.join(KINDS)}")
+        if s.name not in params:
+            raise ConvertError(f"layer {s.name!r} missing from the parameters ({sorted(params)})")
+    return SpikingNetwork(
+        weights=tuple(jnp.asarray(params[s.name]["kernel"], jnp.float32) for s in specs),
+        biases=tuple(jnp.asarray(params[s.name]["bias"], jnp.float32) for s in specs),
+        v_thr=jnp.float32(1.0), lambdas=tuple(jnp.float32(1.0) for _ in specs),
+        names=tuple(s.name for s in specs), kinds=tuple(s.kind for s in specs),
+        strides=tuple(s.stride for s in specs), obs_shape=tuple(obs_shape),
+        input_layout=input_layout, input_scale=float(scale), percentile=100.0)
+
+
+def from_qnetwork(params: dict, meta: dict) -> SpikingNetwork:
+    """The analog network of a Q-network file's (params, meta), as a SpikingNetwork."""
+    network = make_network(meta["network"], meta["num_actions"], meta.get("mlp_hidden", (64, 64)))
+    obs_shape = tuple(meta["obs_shape"])
+    layout = "chw" if meta["network"] == "nature" else "flat"
+    return from_params(params, layer_specs(network), obs_shape, layout, input_scale(network))
+
+
+class TopK:
+    """Exact streaming percentiles of a stream of values per column.
+
+    Keeps the k largest values of each of C columns, where k covers every percentile >= p_min of
+    n_total values (numpy "linear" interpolation needs ranks floor(h) and floor(h)+1,
+    h = (n - 1) p / 100).
+    """
+
+    def __init__(self, n_total: int, p_min: float, columns: int = 1):
+        self.n = int(n_total)
+        lo = math.floor((self.n - 1) * p_min / 100.0)
+        self.k = max(1, min(self.n, self.n - lo))
+        self.buf = np.zeros((0, columns), np.float32)
+        self.seen = 0
+
+    def update(self, x: np.ndarray) -> None:
+        """x [m, C]: the next m values of every column."""
+        self.seen += x.shape[0]
+        cat = np.concatenate([self.buf, np.asarray(x, np.float32)], axis=0)
+        if cat.shape[0] > self.k:
+            cat = np.partition(cat, cat.shape[0] - self.k, axis=0)[cat.shape[0] - self.k:]
+        self.buf = cat
+
+    def percentile(self, p: float) -> np.ndarray:
+        """Per-column p-th percentile [C], equal to np.percentile(all values, p, axis=0)."""
+        if self.seen != self.n:
+            raise ConvertError(f"expected {self.n} values per column, saw {self.seen}")
+        h = (self.n - 1) * p / 100.0
+        lo = math.floor(h)
+        top = np.sort(self.buf, axis=0)  # values of ranks n-k .. n-1
+        i = lo - (self.n - self.k)
+        if i < 0:
+            raise ConvertError(f"percentile {p} is below the lowest one prepared for")
+        x_lo = top[i].astype(np.float64)
+        x_hi = top[min(i + 1, self.k - 1)].astype(np.float64)
+        return x_lo + (h - lo) * (x_hi - x_lo)
+
+
+class ActivationStats:
+    """Per-layer streaming percentile statistics of a network's activations on calibration data.
+
+    Collected once; `lambdas(p)` then gives every layer's scale for any p >= p_min, so a sweep
+    over percentiles costs one pass over the calibration set.
+    """
+
+    def __init__(self, net: SpikingNetwork, obs, p_min: float = 99.0, channelwise: bool = False,
+                 batch_size: int = 256):
+        check_percentile(p_min)
+        obs = np.asarray(obs)
+        if obs.ndim != len(net.obs_shape) + 1 or tuple(obs.shape[1:]) != tuple(net.obs_shape):
+            raise ConvertError(f"calibration observations must have shape [N, {', '.join(map(str, net.obs_shape))}], "
+                               f"got {obs.shape}")
+        if obs.shape[0] == 0:
+            raise ConvertError("the calibration set is empty; give at least one observation")
+        self.net, self.p_min, self.channelwise = net, p_min, channelwise
+        self.num_frames = int(obs.shape[0])
+        shapes = net.layer_shapes()
+        last = net.num_layers - 1
+        self.stats = []
+        for l, s in enumerate(shapes):
+            per_frame = int(np.prod(s))
+            cols = s[-1] if (channelwise and l < last) else 1
+            self.stats.append(TopK(self.num_frames * per_frame // cols, p_min, cols))
+        fwd = jax.jit(jax.vmap(lambda o: ann_forward(net, prepare_input(net, o))))
+        for i in range(0, self.num_frames, batch_size):
+            acts = fwd(jnp.asarray(obs[i:i + batch_size]))
+            for l, a in enumerate(acts):
+                a = np.asarray(a)
+                if l == last:
+                    a = np.maximum(a, 0.0)
+                cols = self.stats[l].buf.shape[1]
+                self.stats[l].update(a.reshape(-1, cols) if cols > 1 else a.reshape(-1, 1))
+        # Output layer fallback: its magnitude, if no positive Q-value at all was seen.
+        self._out_abs = None
+        if self.stats[last].percentile(100.0)[0] <= 0:
+            self._out_abs = TopK(self.stats[last].n, p_min, 1)
+            for i in range(0, self.num_frames, batch_size):
+                q = np.asarray(fwd(jnp.asarray(obs[i:i + batch_size]))[last])
+                self._out_abs.update(np.abs(q).reshape(-1, 1))
+
+    def lambdas(self, p: float) -> list[np.ndarray]:
+        """lambda_l for every layer at percentile p: scalars, or [C] per channel."""
+        check_percentile(p)
+        if p < self.p_min:
+            raise ConvertError(f"percentile {p} below the p_min={self.p_min} these statistics keep")
+        out = []
+        last = self.net.num_layers - 1
+        for l, st in enumerate(self.stats):
+            lam = st.percentile(p)
+            if l == last and self._out_abs is not None:
+                lam = self._out_abs.percentile(p)
+            # A silent channel (lambda 0) would divide by zero: leave it unscaled.
+            lam = np.where(lam > 0, lam, 1.0)
+            out.append(lam[0] if lam.shape[0] == 1 else lam)
+        return out
+
+
+def normalize(net: SpikingNetwork, lambdas: Sequence, v_thr: float = 1.0,
+              percentile: float = 100.0) -> SpikingNetwork:
+    """Eq. (16): w_l <- w_l lambda_{l-1} / lambda_l, b_l <- b_l / lambda_l (lambda_0 = 1).
+
+    lambdas[l] is a scalar or a vector over layer l's output channels. For a dense layer after
+    a conv map the previous layer's channel scales are tiled over the H*W positions (C-order
+    flattening, channels fastest).
+    """
+    if not v_thr > 0:
+        raise ConvertError(f"v_thr must be > 0, got {v_thr}")
+    weights, biases = [], []
+    prev = np.float32(1.0)
+    for l in range(net.num_layers):
+        w = np.asarray(net.weights[l], np.float64)
+        lam = np.asarray(lambdas[l], np.float64)
+        prev_in = np.asarray(prev, np.float64)
+        if prev_in.ndim == 1 and net.kinds[l] == "dense" and w.shape[0] != prev_in.shape[0]:
+            prev_in = np.tile(prev_in, w.shape[0] // prev_in.shape[0])
+        if net.kinds[l] == "conv":
+            w = w * prev_in.reshape((1, 1, -1, 1)) if prev_in.ndim else w * prev_in
+        else:
+            w = w * (prev_in[:, None] if prev_in.ndim else prev_in)
+        weights.append(jnp.asarray(w / lam, jnp.float32))
+        biases.append(jnp.asarray(np.asarray(net.biases[l], np.float64) / lam, jnp.float32))
+        prev = lam
+    return net.replace(weights=tuple(weights), biases=tuple(biases), v_thr=jnp.float32(v_thr),
+                       lambdas=tuple(jnp.asarray(x, jnp.float32) for x in lambdas),
+                       percentile=float(percentile))
+
+
+def convert(net: SpikingNetwork, calibration_obs, percentile: float = 99.9, v_thr: float = 1.0,
+            channelwise: bool = False, batch_size: int = 256) -> SpikingNetwork:
+    """Convert an analog network (see `from_qnetwork`) to an SNN by p-th percentile normalization.
+
+    calibration_obs: raw observations [N, *obs_shape] (the paper uses up to 15,000 frames).
+    """
+    check_percentile(percentile)
+    stats = ActivationStats(net, calibration_obs, percentile, channelwise, batch_size)
+    return normalize(net, stats.lambdas(percentile), v_thr, percentile)

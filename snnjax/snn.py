@@ -1,0 +1,300 @@
+"""Integrate-and-fire simulation of a converted Q-network (Tan et al. 2021, eq. 1-3, 17).
+
+Neurons: IF with reset by subtraction, no leak, no refractory period. For layer l at step t:
+  z_l(t)     = W_l theta_{l-1}(t) + b_l                      (eq. 1; currents NOT times V_thr)
+  theta_l(t) = [V_l(t-1) + z_l(t) >= V_thr]                  (eq. 2)
+  V_l(t)     = V_l(t-1) + z_l(t) - V_thr theta_l(t)          (eq. 3)
+All layers update within the same step (no per-layer delay: the output sees the input at t=1).
+Input: the observation scaled to [0, 1] is a constant current into layer 1 every step, so
+z_1 = W_1 a_0 + b_1 is computed once per frame; or ("if" encoding, eq. 9-11) an IF input layer
+that turns a_0 into spikes first. State (potentials, counts) starts afresh for every frame.
+The output layer is IF too; its readouts are in `snnjax.readout`.
+
+`simulate_one` handles ONE observation; `simulate` vmaps it over any leading batch axes (and
+over agents when the network's leaves carry an extra axis, see `simulate_population`).
+Scan outputs are time-major [T, ...].
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from snnjax import readout as ro
+
+KINDS = ("conv", "dense")
+ENCODINGS = ("constant", "if")
+
+
+class SimulationError(ValueError):
+    """Bad simulation input: time steps, shapes, dtypes, options."""
+
+
+@flax.struct.dataclass
+class SpikingNetwork:
+    """A converted network: per-layer weights and biases in layer order, plus the threshold.
+
+    weights[l]: conv kernel [kh, kw, C_in, C_out] (HWIO, VALID padding, stride strides[l]) or
+    dense kernel [D_in, D_out] (input flattened in C-order, H, W, C for a feature map).
+    v_thr: threshold V_thr, a pytree leaf so populations of thresholds can be vmapped.
+    lambdas[l]: the normalization scale of layer l (eq. 16), [] or [C_out] (channel-wise).
+    """
+
+    weights: tuple
+    biases: tuple
+    v_thr: jax.Array
+    lambdas: tuple
+    names: tuple = flax.struct.field(pytree_node=False)
+    kinds: tuple = flax.struct.field(pytree_node=False)
+    strides: tuple = flax.struct.field(pytree_node=False)
+    obs_shape: tuple = flax.struct.field(pytree_node=False)  # raw observation, no batch axis
+    input_layout: str = flax.struct.field(pytree_node=False, default="flat")  # "chw" or "flat"
+    input_scale: float = flax.struct.field(pytree_node=False, default=1.0)  # raw -> [0, 1]
+    percentile: float = flax.struct.field(pytree_node=False, default=100.0)
+
+    @property
+    def num_actions(self) -> int:
+        return int(self.weights[-1].shape[-1])
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.weights)
+
+    def layer_shapes(self) -> list[tuple[int, ...]]:
+        """Output shape of every layer for one observation (HWC for convs)."""
+        x = jax.ShapeDtypeStruct(_input_shape(self), jnp.float32)
+        shapes = []
+        for l in range(self.num_layers):
+            x = jax.eval_shape(functools.partial(layer_current, self, l), x)
+            shapes.append(tuple(x.shape))
+        return shapes
+
+
+def _input_shape(net: SpikingNetwork) -> tuple[int, ...]:
+    if net.input_layout == "chw":
+        c, h, w = net.obs_shape
+        return (h, w, c)
+    return tuple(net.obs_shape)
+
+
+def prepare_input(net: SpikingNetwork, obs: jax.Array) -> jax.Array:
+    """One raw observation -> the first layer's input a_0 (float32, HWC or flat)."""
+    x = obs.astype(jnp.float32) * net.input_scale
+    return jnp.transpose(x, (1, 2, 0)) if net.input_layout == "chw" else x
+
+
+def layer_current(net: SpikingNetwork, l: int, x: jax.Array, with_bias: bool = True) -> jax.Array:
+    """z_l = W_l x + b_l for ONE example x (HWC map or vector); eq. (1) without the spikes."""
+    w, b = net.weights[l], net.biases[l]
+    if net.kinds[l] == "conv":
+        out = jax.lax.conv_general_dilated(
+            x[None].astype(w.dtype), w, (net.strides[l],) * 2, "VALID",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"))[0]
+    elif net.kinds[l] == "dense":
+        out = x.reshape(-1).astype(w.dtype) @ w
+    else:
+        raise SimulationError(f"unknown layer kind {net.kinds[l]!r}; allowed: {KINDS}")
+    return out + b if with_bias else out
+
+
+def ann_forward(net: SpikingNetwork, a0: jax.Array) -> list[jax.Array]:
+    """The analog network on ONE input a_0: ReLU activations of every layer, output linear."""
+    acts, x = [], a0
+    for l in range(net.num_layers):
+        x = layer_current(net, l, x)
+        if l < net.num_layers - 1:
+            x = jax.nn.relu(x)
+        acts.append(x)
+    return acts
+
+
+@flax.struct.dataclass
+class SimulationResult:
+    """What one simulation returns (leading batch axes [...] as in the observations).
+
+    times: the readout times (static), ascending, last = T.
+    normal, robust, membrane: output readouts at T, [..., A].
+    normal_t, robust_t, membrane_t: readouts at every time in `times`, [..., K, A].
+    spike_counts[l]: spikes of every neuron of layer l over T steps, [..., *shape_l].
+    potentials[l]: V_l(T), [..., *shape_l].
+    input_spikes: spikes of the IF input layer ([..., *input] ; zeros for constant input).
+    """
+
+    normal: jax.Array
+    robust: jax.Array
+    membrane: jax.Array
+    normal_t: jax.Array
+    robust_t: jax.Array
+    membrane_t: jax.Array
+    spike_counts: tuple
+    potentials: tuple
+    input_spikes: jax.Array
+    times: tuple = flax.struct.field(pytree_node=False)
+
+    def readout(self, name: str = "robust") -> jax.Array:
+        return getattr(self, ro.check_readout(name))
+
+    def actions(self, name: str = "robust") -> jax.Array:
+        """Greedy actions [...] of a readout at T; ties to the lowest index."""
+        return ro.select_action(self.readout(name))
+
+
+def _if_update(v, z, v_thr):
+    """Eq. (2)-(3): returns (spikes as float 0/1, new potential)."""
+    s = (v + z >= v_thr).astype(z.dtype)
+    return s, v + z - v_thr * s
+
+
+def simulate_one(net: SpikingNetwork, obs: jax.Array, time_steps: int,
+                 times: Sequence[int] | None = None, initial_potential: float = 0.0,
+                 input_encoding: str = "constant") -> SimulationResult:
+    """Simulate ONE observation `obs` (raw, shape net.obs_shape) for `time_steps` steps.
+
+    initial_potential: V_l(0) for every layer, in units of V_thr (0.5 = V_thr/2, Bu et al. 2022).
+    times: readout times t <= T (any-time readout; default (T,)).
+    """
+    times = tuple(times) if times else (time_steps,)
+    v_thr = jnp.asarray(net.v_thr, jnp.float32)
+    a0 = prepare_input(net, obs)
+    z1 = layer_current(net, 0, a0)  # constant over T for constant-current input
+    shapes = [z1.shape] + [None] * (net.num_layers - 1)
+    x = jnp.zeros(z1.shape)
+    for l in range(1, net.num_layers):
+        x = layer_current(net, l, x)
+        shapes[l] = x.shape
+    v0 = [jnp.full(s, initial_potential, jnp.float32) * v_thr for s in shapes]
+    carry0 = dict(v=v0, n=[jnp.zeros(s, jnp.float32) for s in shapes],
+                  acc=jnp.zeros(shapes[-1], jnp.float32),
+                  v_in=jnp.full(a0.shape, initial_potential, jnp.float32) * v_thr,
+                  n_in=jnp.zeros(a0.shape, jnp.float32))
+
+    def step(c, _):
+        if input_encoding == "if":
+            s_in, v_in = _if_update(c["v_in"], a0, v_thr)
+            z = layer_current(net, 0, s_in)
+            c = dict(c, v_in=v_in, n_in=c["n_in"] + s_in)
+        else:
+            z = z1
+        vs, ns = [], []
+        for l in range(net.num_layers):
+            if l > 0:
+                z = layer_current(net, l, s)  # noqa: F821 - s is the previous layer's spikes
+            s, v = _if_update(c["v"][l], z, v_thr)
+            vs.append(v)
+            ns.append(c["n"][l] + s)
+        acc = c["acc"] + z  # z is the output layer's current here
+        c = dict(c, v=vs, n=ns, acc=acc)
+        return c, (ns[-1], vs[-1], acc)
+
+    c, (n_out, v_out, acc_out) = jax.lax.scan(step, carry0, None, length=time_steps)
+    idx = np.asarray(times) - 1
+    t = jnp.asarray(times, jnp.float32)[:, None]
+    normal_t = ro.normal_rate(n_out[idx], t)
+    robust_t = ro.robust_rate(n_out[idx], v_out[idx], t, v_thr)
+    membrane_t = ro.membrane_rate(acc_out[idx], t)
+    return SimulationResult(
+        normal=normal_t[-1], robust=robust_t[-1], membrane=membrane_t[-1],
+        normal_t=normal_t, robust_t=robust_t, membrane_t=membrane_t,
+        spike_counts=tuple(c["n"]), potentials=tuple(c["v"]), input_spikes=c["n_in"],
+        times=times)
+
+
+def check_args(net: SpikingNetwork, obs, time_steps, times, input_encoding, initial_potential):
+    """Validate simulation arguments; returns the normalized `times` tuple."""
+    if not isinstance(time_steps, (int, np.integer)) or time_steps < 1:
+        raise SimulationError(f"time_steps must be an integer >= 1, got {time_steps!r}")
+    times = tuple(int(t) for t in times) if times else (int(time_steps),)
+    if any(t < 1 or t > time_steps for t in times) or list(times) != sorted(set(times)):
+        raise SimulationError(f"readout times must be strictly increasing in [1, {time_steps}], got {times}")
+    if times[-1] != time_steps:
+        times = times + (int(time_steps),)
+    if input_encoding not in ENCODINGS:
+        raise SimulationError(f"unknown input_encoding {input_encoding!r}; allowed: {ENCODINGS}")
+    if not np.isfinite(initial_potential):
+        raise SimulationError(f"initial_potential must be finite, got {initial_potential}")
+    shape = tuple(np.shape(obs))
+    n = len(net.obs_shape)
+    if shape[len(shape) - n:] != tuple(net.obs_shape) or len(shape) < n:
+        raise SimulationError(f"observations of shape {shape} do not end in the network's "
+                              f"observation shape {tuple(net.obs_shape)}")
+    dtype = np.dtype(getattr(obs, "dtype", np.float32))
+    if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating)):
+        raise SimulationError(f"observations must be uint8 or floating point, got dtype {dtype}")
+    return times
+
+
+@functools.partial(jax.jit, static_argnames=("time_steps", "times", "input_encoding"))
+def _simulate_batch(net, obs, time_steps, times, initial_potential, input_encoding):
+    fn = functools.partial(simulate_one, time_steps=time_steps, times=times,
+                           input_encoding=input_encoding)
+    return jax.vmap(lambda o: fn(net, o, initial_potential=initial_potential))(obs)
+
+
+def simulate(net: SpikingNetwork, obs, time_steps: int, times: Sequence[int] | None = None,
+             initial_potential: float = 0.0, input_encoding: str = "constant") -> SimulationResult:
+    """Simulate observations [..., *obs_shape] for `time_steps` steps each (jit, vmapped).
+
+    Returns a SimulationResult with leading axes [...]. `times` adds any-time readouts at
+    those steps from the same run (T is always included, last).
+    """
+    times = check_args(net, obs, time_steps, times, input_encoding, initial_potential)
+    obs = jnp.asarray(obs)
+    batch = obs.shape[: obs.ndim - len(net.obs_shape)]
+    flat = obs.reshape((-1, *net.obs_shape))
+    res = _simulate_batch(net, flat, int(time_steps), times, jnp.float32(initial_potential),
+                          input_encoding)
+    return jax.tree_util.tree_map(lambda x: x.reshape((*batch, *x.shape[1:])), res)
+
+
+def fanout(net: SpikingNetwork) -> list[jax.Array]:
+    """Synapses leaving each neuron of layer l into layer l+1 (l = 0 is the input), exact.
+
+    Returns per-layer arrays shaped like the layer (input HWC/flat first, no output layer).
+    """
+    out = []
+    x = jnp.zeros(_input_shape(net), jnp.float32)
+    for l in range(net.num_layers):
+        ones = net.replace(weights=tuple(jnp.ones_like(w) for w in net.weights))
+        f = jax.grad(lambda inp: layer_current(ones, l, inp, with_bias=False).sum())(x)
+        out.append(f)
+        x = layer_current(net, l, x)
+    return out
+
+
+def ann_macs(net: SpikingNetwork) -> int:
+    """Multiply-accumulates of one ANN forward pass (all layers)."""
+    return int(sum(float(f.sum()) for f in fanout(net)))
+
+
+def synaptic_ops(net: SpikingNetwork, res: SimulationResult, input_encoding: str = "constant"):
+    """Synaptic operations per decision: spikes x fan-out summed over layers [...].
+
+    With constant-current input, layer 1 costs its MACs once per frame (analog input); with
+    IF input encoding, input spikes x fan-out. The output layer's spikes feed nothing.
+    """
+    fo = fanout(net)
+    total = 0.0
+    for l in range(net.num_layers - 1):
+        n = res.spike_counts[l]
+        axes = tuple(range(n.ndim - fo[l + 1].ndim, n.ndim))
+        total = total + (n * fo[l + 1]).sum(axis=axes)
+    if input_encoding == "if":
+        n = res.input_spikes
+        total = total + (n * fo[0]).sum(axis=tuple(range(n.ndim - fo[0].ndim, n.ndim)))
+    else:
+        total = total + float(fo[0].sum())
+    return total
+
+
+def firing_rates(net: SpikingNetwork, res: SimulationResult) -> list[jax.Array]:
+    """Mean firing rate (spikes per neuron per step) of every layer, [...] each."""
+    rates = []
+    for l, n in enumerate(res.spike_counts):
+        nd = len(net.layer_shapes()[l])
+        rates.append(n.mean(axis=tuple(range(n.ndim - nd, n.ndim))) / res.times[-1])
+    return rates
