@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 
 class UsageError(ValueError):
     """A bad argument value detected by the CLI itself."""
@@ -19,9 +21,13 @@ class UsageError(ValueError):
 def _known_errors():
     from snnjax.checkpoint import CheckpointError
     from snnjax.config import ConfigError
+    from snnjax.convert import ConvertError
     from snnjax.envs import EnvError
+    from snnjax.evaluation import EvaluationError
+    from snnjax.snn import SimulationError
 
-    return (UsageError, ConfigError, EnvError, CheckpointError)
+    return (UsageError, ConfigError, EnvError, CheckpointError, ConvertError, EvaluationError,
+            SimulationError)
 
 
 def cmd_train(args) -> int:
@@ -37,6 +43,109 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _games(args) -> list[str]:
+    if args.games:
+        return [g.strip() for g in args.games.split(",") if g.strip()]
+    if args.game:
+        return [args.game]
+    from snnjax.checkpoint import load_qnetwork
+
+    ckpt = Path(args.checkpoint)
+    if ckpt.is_dir():
+        raise UsageError(f"--checkpoint {str(ckpt)!r} is a folder: name the game with --game or --games")
+    return [load_qnetwork(ckpt)[1]["env_id"]]
+
+
+def _run(args, time_steps, percentiles) -> int:
+    from snnjax import report
+    from snnjax.experiment import run_grid
+
+    for t in time_steps:
+        if t < 1:
+            raise UsageError(f"--time-steps must be >= 1, got {t}")
+    if args.episodes < 1:
+        raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
+    res = run_grid(args.checkpoint, _games(args), time_steps, percentiles, args.out,
+                   episodes=args.episodes, readout=args.readout, eps=args.eps,
+                   max_episode_steps=args.max_episode_steps, seed=args.seed,
+                   calibration_frames=args.calibration_frames, channelwise=args.channelwise,
+                   v_thr=args.v_thr, initial_potential=args.initial_potential,
+                   input_encoding=args.input_encoding, progress=not args.no_progress)
+    print(report.console_table(res["rows"]))
+    out = Path(args.out)
+    print(f"results: {out}  {out.with_suffix('.csv')}  {out.with_suffix('.md')}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    return _run(args, [args.time_steps], [args.percentile])
+
+
+def cmd_sweep(args) -> int:
+    from snnjax.plots import figure1
+
+    code = _run(args, _ints(args.time_steps), _floats(args.percentiles))
+    for path in figure1(args.out):
+        print(f"figure: {path}")
+    return code
+
+
+def cmd_convert(args) -> int:
+    from snnjax.checkpoint import load_qnetwork
+    from snnjax.convert import convert, from_qnetwork, save_snn
+    from snnjax.evaluation import collect_observations
+
+    params, meta = load_qnetwork(args.checkpoint)
+    ann = from_qnetwork(params, meta)
+    game = args.game or meta["env_id"]
+    cal = collect_observations(ann, game, args.calibration_frames, args.seed, progress=not args.no_progress)
+    snn = convert(ann, cal, args.percentile, v_thr=args.v_thr, channelwise=args.channelwise)
+    save_snn(args.out, snn, {"checkpoint": str(args.checkpoint), "game": game,
+                             "calibration_frames": int(len(cal)), "channelwise": args.channelwise})
+    lams = ", ".join(f"{n}={float(np.mean(np.asarray(l))):.4g}" for n, l in zip(snn.names, snn.lambdas))
+    print(f"converted {args.checkpoint} at p={args.percentile} on {len(cal)} frames of {game}: lambda {lams}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
+    p.add_argument("--checkpoint", default="models/Breakout-v5.npz",
+                   help="Q-network .npz, a run folder, or a folder of <game>.npz (default: %(default)s)")
+    p.add_argument("--game", help="envpool id (default: the checkpoint's game)")
+    p.add_argument("--games", help="several games, comma-separated; --checkpoint is then a folder of <game>.npz")
+    p.add_argument("--episodes", type=int, default=8, help="episodes per agent, one per env (default %(default)s; paper: 50)")
+    p.add_argument("--readout", default="robust", choices=("normal", "robust", "membrane"),
+                   help="readout the SNN acts on (default robust, eq. 17)")
+    p.add_argument("--eps", type=float, default=0.05, help="evaluation epsilon (default %(default)s)")
+    p.add_argument("--max-episode-steps", type=int, default=4500,
+                   help="episode cap in agent steps (4500 = 18,000 frames; the paper's code used 18000)")
+    p.add_argument("--seed", type=int, default=0, help="evaluation seed range (disjoint from training)")
+    p.add_argument("--calibration-frames", type=int, default=15000,
+                   help="frames for the percentile normalization (paper: up to 15,000)")
+    p.add_argument("--channelwise", action="store_true", help="one lambda per channel (Kim et al. 2020)")
+    p.add_argument("--v-thr", type=float, default=1.0, help="threshold V_thr (default 1)")
+    p.add_argument("--initial-potential", type=float, default=0.0,
+                   help="V(0) in units of V_thr (0.5 = V_thr/2, Bu et al. 2022)")
+    p.add_argument("--input-encoding", default="constant", choices=("constant", "if"),
+                   help="constant current (paper) or IF-encoded input spikes (eq. 9-11)")
+    p.add_argument("--out", default=default_out, help="results JSON; .csv and .md are written beside it")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snnjax", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -50,6 +159,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="play a DQN and its SNN side by side (scores, conversion rates)")
+    e.add_argument("--time-steps", "-T", type=int, default=100, help="SNN steps per frame (default %(default)s; paper: 500)")
+    e.add_argument("--percentile", "-p", type=float, default=99.9, help="normalization percentile in (0, 100]")
+    _eval_options(e, "results/evaluate.json")
+    e.set_defaults(func=cmd_evaluate)
+
+    w = sub.add_parser("sweep", help="grid over T and percentile, one population run per T; Figure-1 plots")
+    w.add_argument("--time-steps", "-T", default="50,100,200,500,1000", help="comma-separated T values")
+    w.add_argument("--percentiles", "-p", default="99,99.9,99.99,99.999,100", help="comma-separated percentiles")
+    _eval_options(w, "results/sweep.json")
+    w.set_defaults(func=cmd_sweep)
+
+    c = sub.add_parser("convert", help="convert a Q-network to an SNN .npz (documented keys)")
+    c.add_argument("--checkpoint", required=True, help="Q-network .npz or run folder")
+    c.add_argument("--percentile", "-p", type=float, default=99.9, help="normalization percentile in (0, 100]")
+    c.add_argument("--game", help="game for calibration frames (default: the checkpoint's)")
+    c.add_argument("--calibration-frames", type=int, default=15000, help="frames for the percentiles")
+    c.add_argument("--channelwise", action="store_true", help="one lambda per channel")
+    c.add_argument("--v-thr", type=float, default=1.0, help="threshold V_thr")
+    c.add_argument("--seed", type=int, default=0, help="calibration seed range")
+    c.add_argument("--out", required=True, help="output .npz")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_convert)
     return p
 
 

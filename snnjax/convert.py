@@ -52,7 +52,7 @@ def from_params(params: dict, specs: Sequence[LayerSpec], obs_shape, input_layou
         v_thr=jnp.float32(1.0), lambdas=tuple(jnp.float32(1.0) for _ in specs),
         names=tuple(s.name for s in specs), kinds=tuple(s.kind for s in specs),
         strides=tuple(s.stride for s in specs), obs_shape=tuple(obs_shape),
-        input_layout=input_layout, input_scale=float(scale), percentile=100.0)
+        input_layout=input_layout, input_scale=float(scale), percentile=jnp.float32(100.0))
 
 
 def from_qnetwork(params: dict, meta: dict) -> SpikingNetwork:
@@ -187,7 +187,7 @@ def normalize(net: SpikingNetwork, lambdas: Sequence, v_thr: float = 1.0,
         prev = lam
     return net.replace(weights=tuple(weights), biases=tuple(biases), v_thr=jnp.float32(v_thr),
                        lambdas=tuple(jnp.asarray(x, jnp.float32) for x in lambdas),
-                       percentile=float(percentile))
+                       percentile=jnp.float32(percentile))
 
 
 def convert(net: SpikingNetwork, calibration_obs, percentile: float = 99.9, v_thr: float = 1.0,
@@ -199,3 +199,63 @@ def convert(net: SpikingNetwork, calibration_obs, percentile: float = 99.9, v_th
     check_percentile(percentile)
     stats = ActivationStats(net, calibration_obs, percentile, channelwise, batch_size)
     return normalize(net, stats.lambdas(percentile), v_thr, percentile)
+
+
+SNN_FORMAT = "snnjax-snn-v1"
+
+
+def save_snn(path, net: SpikingNetwork, extra: dict | None = None):
+    """Write a converted network as a portable `.npz` (loadable without snnjax).
+
+    Keys: format; layer_order (names, input to output); for each layer NAME:
+    NAME/kind ("conv" HWIO kernel, VALID padding | "dense" [in, out], input flattened H,W,C),
+    NAME/weight, NAME/bias, NAME/stride, NAME/padding, NAME/lambda (eq. 16 scale);
+    v_thr; percentile; obs_shape; input_layout ("chw": obs is C,H,W, transpose to H,W,C |
+    "flat"); input_scale (raw obs x scale = input current a_0 in [0, 1]); neuron
+    ("IF, reset by subtraction, spike when V >= v_thr, no leak"); meta (JSON).
+    """
+    import json
+    from pathlib import Path
+
+    arrays = {"format": np.array(SNN_FORMAT), "layer_order": np.array(net.names),
+              "v_thr": np.float32(net.v_thr), "percentile": np.float32(net.percentile),
+              "obs_shape": np.array(net.obs_shape, np.int64), "input_layout": np.array(net.input_layout),
+              "input_scale": np.float64(net.input_scale),
+              "neuron": np.array("IF, reset by subtraction, spike when V >= v_thr, no leak, no refractory"),
+              "meta": np.array(json.dumps(extra or {}))}
+    for l, name in enumerate(net.names):
+        arrays[f"{name}/kind"] = np.array(net.kinds[l])
+        arrays[f"{name}/weight"] = np.asarray(net.weights[l], np.float32)
+        arrays[f"{name}/bias"] = np.asarray(net.biases[l], np.float32)
+        arrays[f"{name}/stride"] = np.int64(net.strides[l])
+        arrays[f"{name}/padding"] = np.array("VALID")
+        arrays[f"{name}/lambda"] = np.asarray(net.lambdas[l], np.float32)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+
+
+def load_snn(path) -> SpikingNetwork:
+    """Read a network written by `save_snn`; ConvertError if it is not one."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConvertError(f"SNN file {str(path)!r} not found")
+    try:
+        with np.load(path) as d:
+            if str(d["format"]) != SNN_FORMAT:
+                raise ConvertError(f"{str(path)!r} has format {str(d['format'])!r}, expected {SNN_FORMAT!r}")
+            names = tuple(str(n) for n in d["layer_order"])
+            return SpikingNetwork(
+                weights=tuple(jnp.asarray(d[f"{n}/weight"]) for n in names),
+                biases=tuple(jnp.asarray(d[f"{n}/bias"]) for n in names),
+                v_thr=jnp.float32(d["v_thr"]), lambdas=tuple(jnp.asarray(d[f"{n}/lambda"]) for n in names),
+                percentile=jnp.float32(d["percentile"]), names=names,
+                kinds=tuple(str(d[f"{n}/kind"]) for n in names),
+                strides=tuple(int(d[f"{n}/stride"]) for n in names),
+                obs_shape=tuple(int(x) for x in d["obs_shape"]), input_layout=str(d["input_layout"]),
+                input_scale=float(d["input_scale"]))
+    except (KeyError, ValueError, OSError) as exc:
+        if isinstance(exc, ConvertError):
+            raise
+        raise ConvertError(f"SNN file {str(path)!r} is corrupt: {type(exc).__name__}: {exc}") from None

@@ -49,13 +49,13 @@ class SpikingNetwork:
     biases: tuple
     v_thr: jax.Array
     lambdas: tuple
+    percentile: jax.Array  # p of the normalization (100 = max-norm); a leaf, so it can vary per agent
     names: tuple = flax.struct.field(pytree_node=False)
     kinds: tuple = flax.struct.field(pytree_node=False)
     strides: tuple = flax.struct.field(pytree_node=False)
     obs_shape: tuple = flax.struct.field(pytree_node=False)  # raw observation, no batch axis
     input_layout: str = flax.struct.field(pytree_node=False, default="flat")  # "chw" or "flat"
     input_scale: float = flax.struct.field(pytree_node=False, default=1.0)  # raw -> [0, 1]
-    percentile: float = flax.struct.field(pytree_node=False, default=100.0)
 
     @property
     def num_actions(self) -> int:

@@ -1,0 +1,71 @@
+"""Figure 1 of Tan et al. (2021): score and conversion rate against T and against percentile.
+
+Per game: (a) mean SNN score (dots: episodes) and mean conversion rate against T at the best
+percentile; (b) the same against percentile at the largest T. DQN mean as a dashed line,
+Pearson r of mean SNN score vs mean conversion rate in the corner.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from snnjax import stats
+
+
+def figure1(results_json: str | Path) -> list[Path]:
+    """Write `<out>_<game>.png` for every game in a sweep's results JSON; returns the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results_json = Path(results_json)
+    res = json.loads(results_json.read_text())
+    readout = res["settings"]["readout"]
+    paths = []
+    for game, entry in res["games"].items():
+        ts = sorted(int(t) for t in entry["runs"])
+        ps = sorted(float(p) for p in entry["runs"][str(ts[0])]["agents"])
+        if not ts or not ps:
+            continue
+        score = {(t, p): entry["runs"][str(t)]["agents"][str(p)]["scores"] for t in ts for p in ps}
+        cr = {(t, p): np.mean(entry["runs"][str(t)]["agents"][str(p)]["conversion_rate"][readout]) for t in ts for p in ps}
+        dqn_mean = np.mean(entry["runs"][str(ts[-1])]["dqn"]["scores"])
+        best_p = max(ps, key=lambda p: np.mean(score[(ts[-1], p)]))
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for ax, xs, key, label, logx in (
+                (axes[0], ts, lambda x: (x, best_p), f"T (p = {best_p})", True),
+                (axes[1], ps, lambda x: (ts[-1], x), f"percentile (T = {ts[-1]})", False)):
+            xpos = np.arange(len(xs)) if not logx else np.asarray(xs, float)
+            means = [np.mean(score[key(x)]) for x in xs]
+            for xp, x in zip(xpos, xs):
+                ax.scatter([xp] * len(score[key(x)]), score[key(x)], s=8, color="tab:blue", alpha=0.4)
+            ax.plot(xpos, means, "-o", color="tab:blue", label="SNN score (mean)")
+            ax.axhline(dqn_mean, color="tab:red", ls="--", label="DQN mean")
+            ax.set_xlabel(label)
+            ax.set_ylabel("score")
+            if logx:
+                ax.set_xscale("log")
+            else:
+                ax.set_xticks(xpos, [str(x) for x in xs])
+            ax2 = ax.twinx()
+            crs = [cr[key(x)] for x in xs]
+            ax2.plot(xpos, crs, "-s", color="tab:orange", label=f"conversion rate ({readout})")
+            ax2.set_ylim(0, 1.02)
+            ax2.set_ylabel("conversion rate")
+            r = stats.pearson_r(means, crs)
+            ax.text(0.02, 0.97, f"Pearson r = {r:.2f}" if np.isfinite(r) else "Pearson r = n/a", transform=ax.transAxes,
+                    ha="left", va="top")
+            h1, l1 = ax.get_legend_handles_labels()
+            h2, l2 = ax2.get_legend_handles_labels()
+            ax.legend(h1 + h2, l1 + l2, loc="lower right", fontsize=8)
+        fig.suptitle(f"{game}: SNN vs DQN ({res['settings']['episodes']} episodes per point)")
+        fig.tight_layout()
+        path = results_json.with_name(f"{results_json.stem}_{game}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
