@@ -1,0 +1,98 @@
+"""End-to-end smoke runs of every entry point (subprocess, tiny budgets) and bad-input errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+CARTPOLE_MODEL = ROOT / "models" / "CartPole-v1.npz"
+
+
+def snnjax(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "snnjax.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd or ROOT, timeout=600)
+
+
+def test_train_smoke_and_refuses_to_overwrite(tmp_path):
+    run = tmp_path / "run"
+    r = snnjax("train", "--config", ROOT / "configs/cartpole.toml", "--run-dir", run, "--no-progress",
+               "--set", "total_steps=600", "--set", "learning_starts=200", "--set", "eval_episodes=2",
+               "--set", "log_every=200")
+    assert r.returncode == 0, r.stderr
+    assert (run / "qnetwork.npz").exists() and (run / "config.json").exists()
+    assert json.loads((run / "eval.json").read_text())["eval_episodes"] == 2
+    assert len((run / "log.csv").read_text().splitlines()) >= 3
+    r = snnjax("train", "--config", ROOT / "configs/cartpole.toml", "--run-dir", run, "--no-progress")
+    assert r.returncode == 2 and "already holds a run" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args,match", [
+    (["train", "--config", "configs/cartpole.toml", "--set", "env_id=CartPol-v1"], "unknown game/env id 'CartPol-v1'"),
+    (["train", "--config", "configs/cartpole.toml", "--set", "total_step=5"], "unknown config key 'total_step'"),
+    (["train", "--config", "configs/cartpole.toml", "--set", "total_steps=0"], "total_steps must be >= 1"),
+    (["evaluate", "--checkpoint", "nope.npz"], "not found"),
+    (["evaluate", "--checkpoint", CARTPOLE_MODEL, "-T", "0"], "--time-steps must be >= 1"),
+    (["evaluate", "--checkpoint", CARTPOLE_MODEL, "-p", "100.5"], "percentile must be in (0, 100]"),
+    (["evaluate", "--checkpoint", CARTPOLE_MODEL, "--episodes", "0"], "--episodes must be >= 1"),
+    (["evaluate", "--checkpoint", CARTPOLE_MODEL, "--game", "Breakout-v5"], "has 2 actions but Breakout-v5 has 4"),
+    (["evaluate", "--checkpoint", CARTPOLE_MODEL, "--game", "Brekout-v5"], "did you mean 'Breakout-v5'"),
+    (["evaluate", "--checkpoint", CARTPOLE_MODEL, "--out", "/proc/nope/x.json"], "cannot be created"),
+])
+def test_bad_input_one_line_errors(args, match, capsys, monkeypatch):
+    from snnjax.cli import main
+
+    monkeypatch.chdir(ROOT)
+    assert main([str(a) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.startswith("snnjax: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_checkpoint(tmp_path, capsys):
+    from snnjax.cli import main
+
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    assert main(["evaluate", "--checkpoint", str(bad)]) == 2
+    assert "corrupt" in capsys.readouterr().err
+
+
+def test_convert_writes_documented_npz(tmp_path):
+    out = tmp_path / "snn.npz"
+    r = snnjax("convert", "--checkpoint", CARTPOLE_MODEL, "-p", "99.9", "--calibration-frames", "300",
+               "--out", out, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    with np.load(out) as d:
+        assert list(d["layer_order"]) == ["fc1", "fc2", "q"]
+        assert str(d["fc1/kind"]) == "dense" and float(d["v_thr"]) == 1.0
+        assert d["fc1/weight"].shape == (4, 64) and float(d["percentile"]) == pytest.approx(99.9)
+    from snnjax.convert import load_snn
+    from snnjax.snn import simulate
+
+    snn = load_snn(out)
+    assert simulate(snn, np.zeros((3, 4), np.float32), 5).robust.shape == (3, 2)
+
+
+def test_evaluate_and_sweep_smoke_with_resume(tmp_path):
+    out = tmp_path / "ev.json"
+    r = snnjax("evaluate", "--checkpoint", CARTPOLE_MODEL, "-T", "20", "--episodes", "2",
+               "--calibration-frames", "200", "--out", out, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "CartPole-v1" in r.stdout and out.with_suffix(".csv").exists() and out.with_suffix(".md").exists()
+    sw = tmp_path / "sw.json"
+    args = ["sweep", "--checkpoint", CARTPOLE_MODEL, "-T", "5,20", "-p", "99,100", "--episodes", "2",
+            "--calibration-frames", "200", "--out", sw, "--no-progress"]
+    r = snnjax(*args)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "sw_CartPole-v1.png").exists()
+    res = json.loads(sw.read_text())
+    assert sorted(res["games"]["CartPole-v1"]["runs"]) == ["20", "5"]
+    rows = out.with_suffix(".csv").read_text().splitlines()
+    assert len(rows) == 2
+    before = sw.with_suffix(".csv").read_text()
+    r = snnjax(*args)  # rerun: every entry finished, nothing is played again
+    assert r.returncode == 0 and "resuming" in r.stdout
+    assert sw.with_suffix(".csv").read_text() == before
