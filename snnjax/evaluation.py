@@ -24,7 +24,7 @@ import numpy as np
 
 from snnjax import envs, readout as ro
 from snnjax.compile import FastJit
-from snnjax.snn import SpikingNetwork, ann_forward, check_args, prepare_input, simulate_one
+from snnjax.snn import SpikingNetwork, ann_forward, auto_chunk, check_args, prepare_input, simulate_fn
 
 
 class EvaluationError(ValueError):
@@ -67,16 +67,18 @@ def stack_networks(nets: Sequence[SpikingNetwork]) -> SpikingNetwork:
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *nets)
 
 
-def make_step(settings: EvalSettings, times: tuple[int, ...], snn_is_dqn: bool = False):
+def make_step(settings: EvalSettings, times: tuple[int, ...], snn_is_dqn: bool = False, batch: int = 1):
     """step(pop [P-stacked], ann, obs [P+1, E, ...]) -> (snn_act [P, E], dqn_act [P+1, E],
     match [P, E, 3, K]): agreement of every readout at every time with the DQN."""
 
     def q_of(ann, o):
         return ann_forward(ann, prepare_input(ann, o))[-1]
 
+    one = simulate_fn(settings.time_steps, times, settings.input_encoding, "chunked",
+                      auto_chunk(batch, settings.time_steps))
+
     def sim(net, o):
-        return simulate_one(net, o, settings.time_steps, times, settings.initial_potential,
-                            settings.input_encoding)
+        return one(net, o, initial_potential=settings.initial_potential)
 
     def step(pop, ann, obs):
         q = jax.vmap(jax.vmap(q_of, in_axes=(None, 0)), in_axes=(None, 0))(ann, obs)
@@ -119,7 +121,7 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], settings
                        settings.initial_potential)
     P, E = len(population), settings.episodes
     pop = stack_networks(population)
-    step = FastJit(make_step(settings, times, snn_is_dqn))
+    step = FastJit(make_step(settings, times, snn_is_dqn, batch=P * E))
     seed_list = envs.seeds(envs.EVAL_SEED_BASE, settings.seed, E) * (P + 1)
     env = envs.make_env(settings.env_id, (P + 1) * E, seed_list, "eval",
                         **({"max_episode_steps": settings.max_episode_steps} if envs.is_atari(settings.env_id) else {}))

@@ -1,0 +1,63 @@
+"""Kill an Atari training run after its first checkpoint, resume it, and check continuity."""
+
+import csv
+import json
+import subprocess
+import sys
+import time
+
+from conftest import ROOT
+
+TINY = ["--set", "total_steps=480", "--set", "num_envs=4", "--set", "replay_capacity=4000",
+        "--set", "learning_starts=80", "--set", "checkpoint_every=200", "--set", "log_every=40",
+        "--set", "eval_episodes=0", "--set", "train_every=8"]
+
+
+def test_breakout_killed_after_checkpoint_resumes(tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "snnjax.cli", "train", "--config", str(ROOT / "configs/atari_cpu.toml"),
+           "--run-dir", str(run), "--no-progress", *TINY]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    ckpt = run / "checkpoints"
+    while time.time() < deadline:
+        steps = [p for p in ckpt.glob("*") if p.name.isdigit()] if ckpt.exists() else []
+        if steps:
+            break
+        assert proc.poll() is None, "training ended before its first checkpoint"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait()
+    assert not (run / "qnetwork.npz").exists()
+    with (run / "log.csv").open() as f:
+        rows_before = list(csv.DictReader(f))
+    first_ckpt = min(int(p.name) for p in ckpt.glob("*") if p.name.isdigit())
+
+    r = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    with (run / "log.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    steps = [int(x["step"]) for x in rows]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)  # no duplicated rows
+    # rows up to the checkpoint are kept as they were; later ones continue from it
+    kept = [x for x in rows_before if int(x["step"]) <= first_ckpt]
+    assert rows[:len(kept)] == kept
+    assert steps[-1] >= 480 and all(s > first_ckpt for s in steps[len(kept):])
+    updates = [int(x["updates"]) for x in rows]
+    assert updates == sorted(updates) and updates[-1] > int(kept[-1]["updates"])
+    summary = json.loads((run / "eval.json").read_text())
+    assert summary["agent_steps"] >= 480 and summary["train_steps_this_call"] < 480
+    assert (run / "qnetwork.npz").exists()
+
+
+def test_resume_with_other_config_is_refused(tmp_path):
+    from snnjax.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", "--config", str(ROOT / "configs/cartpole.toml"), "--run-dir", str(run), "--no-progress",
+            "--set", "total_steps=300", "--set", "learning_starts=100", "--set", "eval_episodes=0",
+            "--set", "checkpoint_every=100"]
+    assert main(args) == 0
+    assert main([*args, "--resume", "--set", "learning_rate=0.5"]) == 2
+    assert main([*args[:3], "--run-dir", str(tmp_path / "none"), "--resume"]) == 2
