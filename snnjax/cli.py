@@ -122,6 +122,16 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from snnjax.bench import run
+
+    md = run(args.out, _ints(args.time_steps), _ints(args.agents), _ints(args.episodes),
+             update=not args.no_update, evaluation=not args.no_eval, note=args.note)
+    print(md)
+    print(f"written to {args.out}")
+    return 0
+
+
 def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--checkpoint", default="models/Breakout-v5.npz",
                    help="Q-network .npz, a run folder, or a folder of <game>.npz (default: %(default)s)")
@@ -183,6 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="output .npz")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_convert)
+
+    b = sub.add_parser("bench", help="simulation speed vs matmul peak, update cost, evaluation throughput")
+    b.add_argument("--time-steps", "-T", default="100,500", help="T values")
+    b.add_argument("--agents", default="1,16,64,256", help="batch sizes (agents) for the simulator")
+    b.add_argument("--episodes", default="1,16,64,256", help="parallel episodes for evaluation throughput")
+    b.add_argument("--no-update", action="store_true", help="skip the training-update benchmark")
+    b.add_argument("--no-eval", action="store_true", help="skip the evaluation-throughput benchmark")
+    b.add_argument("--note", default="", help="free text for the table header (e.g. load on the machine)")
+    b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to write the tables into")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

@@ -1,0 +1,212 @@
+"""`snnjax bench`: simulation speed against the machine's own matmul peak, training update cost,
+and evaluation throughput. Prints tables and writes them into BENCHMARKS.md.
+
+All ratios come from measurements taken side by side in one run. GFLOP/s counts the dense
+work of the Nature-DQN SNN: layer 1 once per frame (constant input current) plus layers 2-5
+every time step (2 FLOP per multiply-accumulate), whether or not a spike is zero.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from snnjax import envs, report
+from snnjax.compile import FastJit, fast_options_supported
+from snnjax.convert import convert, from_params
+from snnjax.models import NatureDQN, init_params, layer_specs
+from snnjax.snn import SpikingNetwork, auto_chunk, fanout, simulate_fn
+
+
+def _time(fn, *args, repeat: int = 3, min_time: float = 0.5) -> float:
+    """Best wall time of one call after a warm-up (blocks on the result)."""
+    jax.block_until_ready(fn(*args))
+    best = float("inf")
+    for _ in range(repeat):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            jax.block_until_ready(fn(*args))
+            n += 1
+            if time.perf_counter() - t0 >= min_time / repeat or n >= 50:
+                break
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best
+
+
+def matmul_peak(n: int = 2048) -> float:
+    """fp32 matmul GFLOP/s of this machine in JAX (best of a few runs)."""
+    a = jnp.asarray(np.random.default_rng(0).normal(size=(n, n)), jnp.float32)
+    f = jax.jit(lambda x, y: x @ y)
+    return 2 * n**3 / _time(f, a, a, repeat=5, min_time=2.0) / 1e9
+
+
+def bench_network(num_actions: int = 6, seed: int = 0) -> SpikingNetwork:
+    """A Nature-DQN with random weights normalized at p=99 on random frames (~17% firing)."""
+    net = NatureDQN(num_actions)
+    p = init_params(net, (4, 84, 84), jax.random.key(seed))
+    ann = from_params(p, layer_specs(net), (4, 84, 84), "chw", 1 / 255)
+    obs = np.random.default_rng(seed).integers(0, 256, (32, 4, 84, 84), dtype=np.uint8)
+    return convert(ann, obs, 99.0)
+
+
+def flops_per_decision(snn: SpikingNetwork, T: int) -> float:
+    macs = [float(f.sum()) for f in fanout(snn)]
+    return 2 * (macs[0] + T * sum(macs[1:]))
+
+
+def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peak: float = 1.0, log=print) -> list[dict]:
+    rows = []
+    rng = np.random.default_rng(1)
+    for T in Ts:
+        for B in Bs:
+            obs = jnp.asarray(rng.integers(0, 256, (B, 4, 84, 84), dtype=np.uint8))
+            row = {"T": T, "B": B}
+            for name, method, fast in (("reference", "reference", False), ("fast", "chunked", True)):
+                one = simulate_fn(T, (T,), "constant", method, auto_chunk(B, T))
+                fn = FastJit(lambda net, o: jax.vmap(lambda x: one(net, x).robust)(o), fast=fast)
+                sec = _time(fn, snn, obs, repeat=2, min_time=0.0)
+                dps = B / sec
+                gflops = dps * flops_per_decision(snn, T) / 1e9
+                row[name] = {"decisions_per_s": dps, "gflops": gflops, "frac_peak": gflops / peak}
+            row["speedup"] = row["fast"]["decisions_per_s"] / row["reference"]["decisions_per_s"]
+            log(f"T={T:4d} B={B:3d}  reference {row['reference']['decisions_per_s']:8.2f} dec/s "
+                f"{row['reference']['frac_peak']:.2f} peak | fast {row['fast']['decisions_per_s']:8.2f} dec/s "
+                f"{row['fast']['gflops']:6.1f} GFLOP/s {row['fast']['frac_peak']:.2f} peak | x{row['speedup']:.2f}")
+            rows.append(row)
+    return rows
+
+
+def bench_update(log=print) -> dict:
+    """One jitted batch-32 DQN update (Double DQN, Adam, target bookkeeping) against the bare math."""
+    from snnjax.config import TrainConfig
+    from snnjax.dqn import init_state, make_optimizer, make_update
+
+    net = NatureDQN(6)
+    rng = np.random.default_rng(0)
+    batch = dict(obs=rng.integers(0, 256, (32, 4, 84, 84), dtype=np.uint8),
+                 next_obs=rng.integers(0, 256, (32, 4, 84, 84), dtype=np.uint8),
+                 action=rng.integers(0, 6, 32).astype(np.int32), ret=np.ones(32, np.float32),
+                 discount=np.full(32, 0.99, np.float32))
+    out = {}
+    for double in (False, True):
+        cfg = TrainConfig(env_id="Breakout-v5", network="nature", optimizer="adam", double_dqn=double)
+        opt = make_optimizer(cfg)
+        state = init_state(cfg, net, opt, (4, 84, 84))
+        update = FastJit(make_update(cfg, net, opt))
+
+        def bare(params, target, b):  # forward passes + backward of the same loss, nothing else
+            def loss(p):
+                q = net.apply({"params": p}, b["obs"])
+                qn = net.apply({"params": target}, b["next_obs"])
+                if double:
+                    qo = net.apply({"params": p}, b["next_obs"])
+                    qn = jnp.take_along_axis(qn, jnp.argmax(qo, -1)[:, None], 1)[:, 0]
+                else:
+                    qn = qn.max(-1)
+                tgt = jax.lax.stop_gradient(b["ret"] + b["discount"] * qn)
+                return jnp.mean((jnp.take_along_axis(q, b["action"][:, None], 1)[:, 0] - tgt) ** 2)
+            return jax.grad(loss)(params)
+
+        def fwd_bwd(params, b):  # the network alone: one forward and backward on 32 frames
+            return jax.grad(lambda p: net.apply({"params": p}, b["obs"]).sum())(params)
+
+        t_up = _time(lambda s, b: update(s, b)[1]["loss"], state, batch, repeat=3, min_time=1.5)
+        t_bare = _time(FastJit(bare), state.params, state.target_params, batch, repeat=3, min_time=1.5)
+        t_fb = _time(FastJit(fwd_bwd), state.params, batch, repeat=3, min_time=1.5)
+        key = "double" if double else "dqn"
+        out[key] = {"update_ms": 1e3 * t_up, "bare_loss_grad_ms": 1e3 * t_bare, "net_fwd_bwd_ms": 1e3 * t_fb,
+                    "ratio_vs_bare": t_up / t_bare}
+        log(f"update ({key}): {1e3 * t_up:.1f} ms | same loss, grad only: {1e3 * t_bare:.1f} ms "
+            f"(x{t_up / t_bare:.2f}) | network fwd+bwd: {1e3 * t_fb:.1f} ms")
+    return out
+
+
+def bench_evaluation(snn, game: str = "Breakout-v5", T: int = 100, Es=(1, 16, 64, 256), log=print) -> list[dict]:
+    """Throughput of side-by-side evaluation: one SNN agent + the DQN agent, E envs each."""
+    from snnjax.evaluation import EvalSettings, make_step
+
+    _, n_actions = envs.env_info(game)
+    snn = bench_network(n_actions)
+    pop = jax.tree_util.tree_map(lambda x: x[None], snn)
+    rows = []
+    for E in Es:
+        steps = max(3, 300 // E)
+        s = EvalSettings(game, episodes=E, time_steps=T)
+        step = FastJit(make_step(s, (T,), batch=E))
+        env = envs.make_eval_env(game, 2 * E, 0)
+        obs, _ = env.reset()
+        o = jnp.asarray(obs).reshape(2, E, *obs.shape[1:])
+        jax.block_until_ready(step(pop, snn, o))  # compile
+        t_env = t_pol = 0.0
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            a, d, _m = step(pop, snn, jnp.asarray(obs).reshape(2, E, *obs.shape[1:]))
+            act = np.concatenate([np.asarray(a), np.asarray(d)[-1:]]).reshape(-1).astype(np.int32)
+            t1 = time.perf_counter()
+            obs, *_ = env.step(act)
+            t2 = time.perf_counter()
+            t_pol += t1 - t0
+            t_env += t2 - t1
+        env.close()
+        wall = t_env + t_pol
+        row = {"episodes": E, "decisions_per_s": steps * E / wall, "env_steps_per_s": steps * 2 * E / wall,
+               "snn_share": t_pol / wall, "env_share": t_env / wall}
+        log(f"eval E={E:3d} T={T}: {row['decisions_per_s']:7.2f} SNN decisions/s, {row['env_steps_per_s']:7.1f} "
+            f"env steps/s, time: SNN+DQN {100 * row['snn_share']:.0f}% / emulator {100 * row['env_share']:.0f}%")
+        rows.append(row)
+    return rows
+
+
+def markdown(peak, sim_rows, upd, eval_rows, note: str = "") -> str:
+    v = report.versions()
+    lines = [f"## `snnjax bench` — {datetime.date.today().isoformat()}", "",
+             f"Machine: {platform.processor() or platform.machine()}, {jax.local_device_count()} "
+             f"{jax.default_backend().upper()} device(s), {__import__('os').cpu_count()} cores; "
+             f"jax {v.get('jax')}, flax {v.get('flax')}, envpool {v.get('envpool')}; fast CPU compile option "
+             f"{'on' if fast_options_supported() else 'not accepted'}. {note}", "",
+             f"Measured fp32 matmul peak (2048x2048, same run): **{peak:.1f} GFLOP/s**.", "",
+             "### SNN simulation (Nature-DQN, random weights normalized at p=99), decisions/s",
+             "", "| T | agents | reference scan (dec/s, frac. peak) | fast path (dec/s, GFLOP/s, frac. peak) | fast / reference |",
+             "|---|---|---|---|---|"]
+    for r in sim_rows:
+        lines.append(f"| {r['T']} | {r['B']} | {r['reference']['decisions_per_s']:.2f}, {r['reference']['frac_peak']:.2f} "
+                     f"| {r['fast']['decisions_per_s']:.2f}, {r['fast']['gflops']:.1f}, {r['fast']['frac_peak']:.2f} "
+                     f"| {r['speedup']:.2f}x |")
+    if upd:
+        lines += ["", "### One jitted batch-32 training update (Nature-DQN, Adam)", "",
+                  "| variant | update (ms) | same loss, gradient only (ms) | update / gradient | network fwd+bwd alone (ms) |",
+                  "|---|---|---|---|---|"]
+        for k, r in upd.items():
+            lines.append(f"| {k} | {r['update_ms']:.1f} | {r['bare_loss_grad_ms']:.1f} | {r['ratio_vs_bare']:.2f} "
+                         f"| {r['net_fwd_bwd_ms']:.1f} |")
+    if eval_rows:
+        lines += ["", "### Evaluation throughput (Breakout-v5, T=100, one SNN agent + the DQN agent)", "",
+                  "| parallel episodes | SNN decisions/s | env steps/s | time in SNN+DQN | time in emulator |",
+                  "|---|---|---|---|---|"]
+        for r in eval_rows:
+            lines.append(f"| {r['episodes']} | {r['decisions_per_s']:.2f} | {r['env_steps_per_s']:.1f} "
+                         f"| {100 * r['snn_share']:.0f}% | {100 * r['env_share']:.0f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def run(out: str | Path = "BENCHMARKS.md", Ts=(100, 500), Bs=(1, 16, 64, 256), Es=(1, 16, 64, 256),
+        update: bool = True, evaluation: bool = True, note: str = "", log=print) -> str:
+    peak = matmul_peak()
+    log(f"fp32 matmul peak: {peak:.1f} GFLOP/s")
+    snn = bench_network()
+    sim_rows = bench_simulation(snn, Ts, Bs, peak, log)
+    upd = bench_update(log) if update else {}
+    eval_rows = bench_evaluation(snn, Es=Es, log=log) if evaluation else []
+    md = markdown(peak, sim_rows, upd, eval_rows, note)
+    out = Path(out)
+    marker = "<!-- snnjax bench -->"
+    text = out.read_text() if out.exists() else "# Benchmarks\n"
+    head = text.split(marker)[0].rstrip() + "\n\n"
+    out.write_text(head + marker + "\n" + md)
+    return md
