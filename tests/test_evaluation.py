@@ -1,0 +1,94 @@
+"""Side-by-side evaluation on a real envpool game with a small random Nature-DQN and small T."""
+
+import jax
+import numpy as np
+import pytest
+
+from snnjax import envs
+from snnjax.convert import convert, from_params
+from snnjax.evaluation import EvalSettings, EvaluationError, collect_observations, evaluate
+from snnjax.models import NatureDQN, init_params, layer_specs
+
+
+@pytest.fixture(scope="module")
+def breakout_nets():
+    net = NatureDQN(4)
+    p = init_params(net, (4, 84, 84), jax.random.key(7))
+    ann = from_params(p, layer_specs(net), (4, 84, 84), "chw", 1 / 255)
+    calib = collect_observations(ann, "Breakout-v5", 64, num_envs=4, max_episode_steps=40)
+    return ann, [convert(ann, calib, 99.0), convert(ann, calib, 100.0)]
+
+
+SETTINGS = dict(episodes=3, time_steps=6, max_episode_steps=60, cr_times=(2, 4), eps=0.05)
+
+
+def test_population_evaluation_fields_and_ranges(breakout_nets):
+    ann, pop = breakout_nets
+    res = evaluate(ann, pop, EvalSettings("Breakout-v5", **SETTINGS), progress=False)
+    assert res["times"] == [2, 4, 6]
+    assert len(res["agents"]) == 2 and len(res["dqn"]["scores"]) == 3
+    for agent in res["agents"]:
+        assert len(agent["scores"]) == 3 and all(1 <= n <= 60 for n in agent["lengths"])
+        assert agent["decisions"] == agent["lengths"]  # one decision per counted agent step
+        for name in ("normal", "robust", "membrane"):
+            cr = np.asarray(agent["conversion_rate"][name])
+            assert cr.shape == (3,) and np.all((0 <= cr) & (cr <= 1))
+            crt = np.asarray(agent["conversion_rate_t"][name])
+            assert crt.shape == (3, 3)
+            np.testing.assert_array_equal(crt[:, -1], cr)
+    assert res["timing"]["decisions"] > 0
+
+
+def test_dqn_in_place_of_snn_gives_cr_one_and_identical_scores(breakout_nets):
+    ann, pop = breakout_nets
+    res = evaluate(ann, pop[:1], EvalSettings("Breakout-v5", **SETTINGS), progress=False, snn_is_dqn=True)
+    agent = res["agents"][0]
+    for name in ("normal", "robust", "membrane"):
+        assert agent["conversion_rate"][name] == [1.0, 1.0, 1.0]
+    assert agent["scores"] == res["dqn"]["scores"]
+    assert agent["lengths"] == res["dqn"]["lengths"]
+
+
+def test_mismatched_action_count_is_refused(breakout_nets):
+    ann, pop = breakout_nets
+    with pytest.raises(EvaluationError, match="4 actions but Pong-v5 has 6"):
+        evaluate(ann, pop, EvalSettings("Pong-v5", **SETTINGS), progress=False)
+    with pytest.raises(EvaluationError, match="time steps T must be >= 1"):
+        EvalSettings("Pong-v5", time_steps=0)
+    with pytest.raises(EvaluationError, match="episodes must be >= 1"):
+        EvalSettings("Pong-v5", episodes=0)
+
+
+def test_eval_protocol_on_real_game_noop_starts_and_reset_step():
+    """Raw scores = sum of info['reward'] over counted steps; lengths equal the emulator's
+    elapsed steps (the auto-reset step is not counted); no-op starts differ between envs."""
+    n = 6
+    env = envs.make_eval_env("Breakout-v5", n, 0, max_episode_steps=300)
+    obs, info = env.reset()
+    tracker = envs.EpisodeTracker(n)
+    rng = np.random.default_rng(0)
+    raw = np.zeros(n)
+    finished_lengths, finished_elapsed, finished_raw = [], [], []
+    while len(finished_lengths) < n:
+        obs, r, te, tr, info = env.step(rng.integers(0, 4, n).astype(np.int32))
+        counted, finished = tracker.step(r, te, tr, info)
+        raw[counted] += info["reward"][counted]
+        done_now = np.flatnonzero(finished)
+        for k, i in enumerate(done_now):
+            finished_elapsed.append(int(info["elapsed_step"][i]))
+            finished_raw.append(raw[i])
+            finished_lengths.append(tracker.lengths[len(tracker.lengths) - len(done_now) + k])
+            raw[i] = 0
+    assert finished_lengths == finished_elapsed
+    np.testing.assert_allclose(tracker.returns[:len(finished_raw)], finished_raw)
+    env.close()
+
+
+@pytest.mark.parametrize("game", ["Pong-v5", "Breakout-v5"])
+def test_noop_starts_differ_between_episodes(game):
+    """envpool draws 1..30 no-op frames per episode. The first screens of these games look the
+    same whatever the count, so compare the emulator RAM (frame counters) at the start."""
+    env = envs.make_eval_env(game, 8, 0)
+    _, info = env.reset()
+    env.close()
+    assert len({r.tobytes() for r in info["ram"]}) > 1
