@@ -165,7 +165,7 @@ def bench_evaluation(snn, game: str = "Breakout-v5", T: int = 100, Es=(1, 16, 64
 
 def markdown(peak, sim_rows, upd, eval_rows, note: str = "") -> str:
     v = report.versions()
-    lines = [f"## `snnjax bench` — {datetime.date.today().isoformat()}", "",
+    lines = [f"## `snnjax bench` — {datetime.date.today().isoformat()}, {jax.devices()[0].device_kind}", "",
              f"Machine: {platform.processor() or platform.machine()}, {jax.local_device_count()} "
              f"{jax.default_backend().upper()} device(s), {__import__('os').cpu_count()} cores; "
              f"jax {v.get('jax')}, flax {v.get('flax')}, envpool {v.get('envpool')}; fast CPU compile option "
@@ -196,17 +196,31 @@ def markdown(peak, sim_rows, upd, eval_rows, note: str = "") -> str:
 
 
 def run(out: str | Path = "BENCHMARKS.md", Ts=(100, 500), Bs=(1, 16, 64, 256), Es=(1, 16, 64, 256),
-        update: bool = True, evaluation: bool = True, note: str = "", log=print) -> str:
+        update: bool = True, evaluation: bool = True, note: str = "", dtype: str = "float32",
+        section: str = "cpu", log=print) -> str:
+    from snnjax.snn import to_bfloat16
+
     peak = matmul_peak()
     log(f"fp32 matmul peak: {peak:.1f} GFLOP/s")
     snn = bench_network()
+    if dtype == "bfloat16":
+        snn = to_bfloat16(snn)
+        note = f"{note} Simulation in bf16 matmul mode (layers 2-5 bf16 weights, fp32 accumulation).".strip()
     sim_rows = bench_simulation(snn, Ts, Bs, peak, log)
     upd = bench_update(log) if update else {}
     eval_rows = bench_evaluation(snn, Es=Es, log=log) if evaluation else []
     md = markdown(peak, sim_rows, upd, eval_rows, note)
-    out = Path(out)
-    marker = "<!-- snnjax bench -->"
-    text = out.read_text() if out.exists() else "# Benchmarks\n"
-    head = text.split(marker)[0].rstrip() + "\n\n"
-    out.write_text(head + marker + "\n" + md)
+    write_section(Path(out), section, md)
     return md
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Replace (or append) the block between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)

@@ -126,7 +126,8 @@ def cmd_bench(args) -> int:
     from snnjax.bench import run
 
     md = run(args.out, _ints(args.time_steps), _ints(args.agents), _ints(args.episodes),
-             update=not args.no_update, evaluation=not args.no_eval, note=args.note)
+             update=not args.no_update, evaluation=not args.no_eval, note=args.note, dtype=args.dtype,
+             section=args.section)
     print(md)
     print(f"written to {args.out}")
     return 0
@@ -201,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-update", action="store_true", help="skip the training-update benchmark")
     b.add_argument("--no-eval", action="store_true", help="skip the evaluation-throughput benchmark")
     b.add_argument("--note", default="", help="free text for the table header (e.g. load on the machine)")
+    b.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
+                   help="simulation matmul dtype (bfloat16: for accelerators)")
+    b.add_argument("--section", default="cpu", help="name of the BENCHMARKS.md section to (re)write")
     b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to write the tables into")
     b.set_defaults(func=cmd_bench)
     return p

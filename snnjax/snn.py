@@ -75,6 +75,18 @@ class SpikingNetwork:
         return shapes
 
 
+def to_bfloat16(net: SpikingNetwork) -> SpikingNetwork:
+    """bf16 matmul mode for accelerators: weights of the layers fed by spikes (2..L) in bf16.
+
+    Spikes (0/1) are exact in bf16 and products accumulate in fp32, so the only change is the
+    weight rounding (8-bit mantissa, relative error <= 2^-9 per weight), which moves membrane
+    potentials slightly and can flip a spike near threshold. Layer 1 (analog input, computed
+    once per frame) and biases stay fp32. Slower than fp32 on CPUs without native bf16.
+    """
+    weights = (net.weights[0],) + tuple(w.astype(jnp.bfloat16) for w in net.weights[1:])
+    return net.replace(weights=weights)
+
+
 def _input_shape(net: SpikingNetwork) -> tuple[int, ...]:
     if net.input_layout == "chw":
         c, h, w = net.obs_shape
@@ -91,12 +103,13 @@ def prepare_input(net: SpikingNetwork, obs: jax.Array) -> jax.Array:
 def layer_current(net: SpikingNetwork, l: int, x: jax.Array, with_bias: bool = True) -> jax.Array:
     """z_l = W_l x + b_l for ONE example x (HWC map or vector); eq. (1) without the spikes."""
     w, b = net.weights[l], net.biases[l]
+    # bf16 weights (see `to_bfloat16`): inputs cast to bf16, products accumulated in fp32.
     if net.kinds[l] == "conv":
         out = jax.lax.conv_general_dilated(
             x[None].astype(w.dtype), w, (net.strides[l],) * 2, "VALID",
-            dimension_numbers=("NHWC", "HWIO", "NHWC"))[0]
+            dimension_numbers=("NHWC", "HWIO", "NHWC"), preferred_element_type=jnp.float32)[0]
     elif net.kinds[l] == "dense":
-        out = x.reshape(-1).astype(w.dtype) @ w
+        out = jnp.matmul(x.reshape(-1).astype(w.dtype), w, preferred_element_type=jnp.float32)
     else:
         raise SimulationError(f"unknown layer kind {net.kinds[l]!r}; allowed: {KINDS}")
     return out + b if with_bias else out

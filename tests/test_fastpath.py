@@ -82,3 +82,13 @@ def test_sharded_on_four_host_devices_equals_one_device(exact, tmp_path):
     with np.load(out) as d:
         np.testing.assert_array_equal(d["robust"], np.asarray(one.robust))  # batch 7 padded to 8
         np.testing.assert_array_equal(d["counts"], np.asarray(one.spike_counts[2]))
+
+
+def test_bf16_mode_exact_when_weights_are_bf16_representable(exact):
+    """Weights k/1024 with |k| < 256 are exact in bf16: then bf16 mode equals fp32 bit for bit."""
+    from snnjax.snn import to_bfloat16
+
+    snn, obs = exact
+    small = snn.replace(weights=tuple(jnp.clip(w, -255 / 1024, 255 / 1024) for w in snn.weights))
+    assert_identical(simulate(small, obs[:2], 9), simulate(to_bfloat16(small), obs[:2], 9))
+    assert to_bfloat16(small).weights[1].dtype == jnp.bfloat16 and to_bfloat16(small).weights[0].dtype == jnp.float32
