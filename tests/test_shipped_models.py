@@ -1,0 +1,27 @@
+"""Every shipped model loads and its greedy policy on fixed seeds reproduces the recorded score
+band: a regression guard against a broken loader or a changed network definition."""
+
+import json
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+MODELS = sorted((ROOT / "models").glob("*.npz"))
+
+
+def test_models_are_shipped():
+    assert MODELS, "no shipped models in models/"
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda p: p.stem)
+def test_shipped_model_reproduces_recorded_band(model):
+    sys.path.insert(0, str(ROOT / "models"))
+    from ship import regression_scores
+
+    prov = json.loads(model.with_suffix(".json").read_text())
+    lo, hi = prov["regression"]["band"]
+    scores = regression_scores(model)
+    assert lo <= min(scores) and max(scores) <= hi, (scores, (lo, hi))
+    assert prov["evaluation"]["mean"] > prov["random_agent"]["mean"]
