@@ -122,6 +122,20 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def cmd_export_nir(args) -> int:
+    from snnjax.convert import load_snn
+
+    try:
+        from snnjax.nir_export import export_nir
+        import nir  # noqa: F401
+    except ImportError:
+        raise UsageError("export-nir needs the optional nir package: pip install 'snnjax[nir]'") from None
+    snn = load_snn(args.snn)
+    path = export_nir(snn, args.out, args.time_steps, args.readout)
+    print(f"wrote {path} ({len(snn.names)} layers, V_thr={float(snn.v_thr)}, T={args.time_steps})")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from snnjax.bench import run
 
@@ -194,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="output .npz")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_convert)
+
+    x = sub.add_parser("export-nir", help="export a converted SNN (.npz from `convert`) to NIR")
+    x.add_argument("--snn", required=True, help="converted network written by `snnjax convert`")
+    x.add_argument("--time-steps", "-T", type=int, default=500, help="T recorded in the metadata")
+    x.add_argument("--readout", default="robust", choices=("normal", "robust", "membrane"))
+    x.add_argument("--out", required=True, help="output .nir file")
+    x.set_defaults(func=cmd_export_nir)
 
     b = sub.add_parser("bench", help="simulation speed vs matmul peak, update cost, evaluation throughput")
     b.add_argument("--time-steps", "-T", default="100,500", help="T values")

@@ -188,8 +188,7 @@ def collect_observations(ann: SpikingNetwork, env_id: str, num_frames: int, seed
     q_fn = jax.jit(jax.vmap(lambda o: ann_forward(ann, prepare_input(ann, o))[-1]))
     rng = np.random.default_rng(seed + 7)
     tracker = envs.EpisodeTracker(num_envs)
-    out = np.zeros((num_frames, *ann.obs_shape), np.asarray(0, np.uint8).dtype
-                   if len(ann.obs_shape) == 3 else np.float32)
+    out = np.zeros((num_frames, *ann.obs_shape), np.uint8 if ann.input_layout == "chw" else np.float32)
     n = 0
     obs, _ = env.reset()
     bar = tqdm(total=num_frames, disable=not progress, desc="calibration frames", unit="frame")

@@ -47,6 +47,20 @@ def check_output(path: Path) -> None:
         raise EvaluationError(f"output path {str(path)!r} is not writable")
 
 
+def diagnostics(population, percentiles, frames, time_steps: int, n: int = 32) -> dict:
+    """Per-layer firing rates and synaptic operations per decision (spikes x fan-out) beside the
+    ANN's multiply-accumulates, on `n` calibration frames at T = `time_steps`."""
+    from snnjax.snn import ann_macs, firing_rates, simulate, synaptic_ops
+
+    idx = np.linspace(0, len(frames) - 1, min(n, len(frames))).astype(int)
+    out = {"frames": int(len(idx)), "time_steps": int(time_steps), "ann_macs": ann_macs(population[0])}
+    for p, snn in zip(percentiles, population):
+        res = simulate(snn, frames[idx], time_steps)
+        out[str(p)] = {"firing_rate": {name: float(np.mean(r)) for name, r in zip(snn.names, firing_rates(snn, res))},
+                       "synops_per_decision": float(np.mean(synaptic_ops(snn, res)))}
+    return out
+
+
 def run_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percentiles: Sequence[float],
              out: str | Path, episodes: int = 10, readout: str = "robust", eps: float = 0.05,
              max_episode_steps: int = 4500, seed: int = 0, calibration_frames: int = 15000,
@@ -104,6 +118,7 @@ def run_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percen
             entry["calibration"] = {"frames": int(len(cal)), "seconds": time.perf_counter() - t0,
                                     "lambdas": {str(p): [np.asarray(x).tolist() for x in stats.lambdas(p)]
                                                 for p in percentiles}}
+            entry["diagnostics"] = diagnostics(population, percentiles, cal, time_steps[-1])
             for t in todo:
                 s = EvalSettings(g, time_steps=t, cr_times=tuple(x for x in time_steps if x < t), **proto)
                 res = evaluate(ann, population, s, progress=progress)

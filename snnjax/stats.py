@@ -47,3 +47,47 @@ def fmt_pm(mean: float, std: float, digits: int = 1) -> str:
     if math.isnan(mean):
         return "n/a"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+# --- Robust aggregate statistics across games (Agarwal et al. 2021, "Deep RL at the edge of the
+# statistical precipice"), beside the paper's per-game Welch t-test. ---
+
+
+def iqm(x) -> float:
+    """Interquartile mean: the mean of the middle 50% (scipy's 25%-trimmed mean)."""
+    return float(sps.trim_mean(np.asarray(x, np.float64).ravel(), 0.25))
+
+
+def normalized_scores(snn: dict[str, np.ndarray], dqn: dict[str, np.ndarray],
+                      random: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """Per game, SNN episode scores normalized as (s - random) / (DQN mean - random)
+    (random = 0 when not given): 1.0 means the DQN's level."""
+    out = {}
+    for g, s in snn.items():
+        base = 0.0 if random is None else float(random[g])
+        out[g] = (np.asarray(s, np.float64) - base) / (float(np.mean(dqn[g])) - base)
+    return out
+
+
+def stratified_bootstrap_ci(scores: dict[str, np.ndarray], statistic=iqm, reps: int = 2000,
+                            alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+    """(point, low, high): percentile CI of `statistic` over all games' runs, resampling runs
+    with replacement within each game (stratified by game)."""
+    rng = np.random.default_rng(seed)
+    games = [np.asarray(v, np.float64).ravel() for v in scores.values()]
+    point = statistic(np.concatenate(games))
+    boots = np.empty(reps)
+    for i in range(reps):
+        boots[i] = statistic(np.concatenate([g[rng.integers(0, len(g), len(g))] for g in games]))
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    return float(point), float(lo), float(hi)
+
+
+def probability_of_improvement(x: dict[str, np.ndarray], y: dict[str, np.ndarray]) -> float:
+    """P(X > Y) averaged over games: per game the Mann-Whitney U of x against y over n*m
+    (ties count one half), then the mean over games."""
+    probs = []
+    for g in x:
+        a, b = np.asarray(x[g], np.float64), np.asarray(y[g], np.float64)
+        probs.append(sps.mannwhitneyu(a, b, alternative="two-sided").statistic / (len(a) * len(b)))
+    return float(np.mean(probs))

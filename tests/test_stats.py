@@ -28,3 +28,28 @@ def test_pearson_by_hand():
     assert stats.pearson_r([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
     assert stats.pearson_r([1, 2, 3], [3, 1, 2]) == pytest.approx(-0.5)
     assert np.isnan(stats.pearson_r([1, 1, 1], [1, 2, 3]))
+
+
+def test_iqm_by_hand():
+    # 8 values: drop the lowest 2 and highest 2, mean of [3, 4, 5, 6] = 4.5
+    assert stats.iqm([100, 1, 2, 3, 4, 5, 6, -50]) == pytest.approx(4.5)
+
+
+def test_probability_of_improvement_by_hand():
+    # game a: x=[2, 3] vs y=[1, 2]: pairs (2>1) 1, (2=2) .5, (3>1) 1, (3>2) 1 -> 3.5/4
+    # game b: x=[0] vs y=[1]: 0 -> mean (0.875 + 0) / 2
+    p = stats.probability_of_improvement({"a": [2, 3], "b": [0]}, {"a": [1, 2], "b": [1]})
+    assert p == pytest.approx(0.4375)
+
+
+def test_normalized_scores_and_stratified_bootstrap():
+    norm = stats.normalized_scores({"g": [5.0, 15.0]}, {"g": [10.0, 10.0]}, {"g": 0.0})
+    np.testing.assert_allclose(norm["g"], [0.5, 1.5])
+    norm = stats.normalized_scores({"g": [5.0]}, {"g": [10.0]}, {"g": 5.0})
+    np.testing.assert_allclose(norm["g"], [0.0])
+    const = {"a": np.ones(10), "b": np.ones(4)}
+    assert stats.stratified_bootstrap_ci(const, reps=50) == (1.0, 1.0, 1.0)
+    rng = np.random.default_rng(0)
+    data = {"a": rng.normal(1.0, 0.1, 50), "b": rng.normal(1.0, 0.1, 50)}
+    point, lo, hi = stats.stratified_bootstrap_ci(data, reps=500)
+    assert lo < point < hi and 0.9 < lo and hi < 1.1
