@@ -113,11 +113,20 @@ def cmd_convert(args) -> int:
     ann = from_qnetwork(params, meta)
     game = args.game or meta["env_id"]
     cal = collect_observations(ann, game, args.calibration_frames, args.seed, progress=not args.no_progress)
-    snn = convert(ann, cal, args.percentile, v_thr=args.v_thr, channelwise=args.channelwise)
+    if args.percentile == "auto":
+        from snnjax.convert import auto_percentile
+
+        percentile, rates = auto_percentile(ann, cal, args.auto_time_steps, channelwise=args.channelwise,
+                                            v_thr=args.v_thr)
+        print(f"conversion rate on calibration frames at T={args.auto_time_steps}: "
+              + ", ".join(f"p={p}: {r:.3f}" for p, r in rates.items()) + f" -> p={percentile}")
+    else:
+        percentile = _floats(args.percentile)[0]
+    snn = convert(ann, cal, percentile, v_thr=args.v_thr, channelwise=args.channelwise)
     save_snn(args.out, snn, {"checkpoint": str(args.checkpoint), "game": game,
                              "calibration_frames": int(len(cal)), "channelwise": args.channelwise})
     lams = ", ".join(f"{n}={float(np.mean(np.asarray(l))):.4g}" for n, l in zip(snn.names, snn.lambdas))
-    print(f"converted {args.checkpoint} at p={args.percentile} on {len(cal)} frames of {game}: lambda {lams}")
+    print(f"converted {args.checkpoint} at p={percentile} on {len(cal)} frames of {game}: lambda {lams}")
     print(f"wrote {args.out}")
     return 0
 
@@ -199,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("convert", help="convert a Q-network to an SNN .npz (documented keys)")
     c.add_argument("--checkpoint", required=True, help="Q-network .npz or run folder")
-    c.add_argument("--percentile", "-p", type=float, default=99.9, help="normalization percentile in (0, 100]")
+    c.add_argument("--percentile", "-p", default="99.9",
+                   help="normalization percentile in (0, 100], or 'auto': the candidate (99 ... 100) with the "
+                        "highest conversion rate at --auto-time-steps on calibration frames")
+    c.add_argument("--auto-time-steps", type=int, default=50, help="T at which 'auto' compares percentiles")
     c.add_argument("--game", help="game for calibration frames (default: the checkpoint's)")
     c.add_argument("--calibration-frames", type=int, default=15000, help="frames for the percentiles")
     c.add_argument("--channelwise", action="store_true", help="one lambda per channel")

@@ -259,3 +259,33 @@ def load_snn(path) -> SpikingNetwork:
         if isinstance(exc, ConvertError):
             raise
         raise ConvertError(f"SNN file {str(path)!r} is corrupt: {type(exc).__name__}: {exc}") from None
+
+
+def auto_percentile(net: SpikingNetwork, calibration_obs, time_steps: int = 50,
+                    candidates=(99.0, 99.9, 99.99, 99.999, 100.0), readout: str = "robust",
+                    n_eval: int = 256, channelwise: bool = False, v_thr: float = 1.0,
+                    initial_potential: float = 0.0) -> tuple[float, dict[float, float]]:
+    """Pick the percentile whose SNN agrees most with the ANN's greedy action at T = time_steps.
+
+    The paper found p "very sensitive" and tuned it by hand; this tunes it on calibration frames:
+    one statistics pass, then every candidate simulated on `n_eval` evenly spaced frames.
+    Returns (best p, {p: conversion rate}); ties go to the larger p.
+    """
+    from snnjax.readout import check_readout
+    from snnjax.snn import simulate
+
+    check_readout(readout)
+    candidates = sorted(check_percentile(p) for p in candidates)
+    obs = np.asarray(calibration_obs)
+    stats = ActivationStats(net, obs, candidates[0], channelwise)
+    idx = np.linspace(0, len(obs) - 1, min(n_eval, len(obs))).astype(int)
+    sample = jnp.asarray(obs[idx])
+    q = jax.vmap(lambda o: ann_forward(net, prepare_input(net, o))[-1])(sample)
+    target = np.asarray(jnp.argmax(q, -1))
+    rates = {}
+    for p in candidates:
+        snn = normalize(net, stats.lambdas(p), v_thr, p)
+        res = simulate(snn, sample, time_steps, initial_potential=initial_potential)
+        rates[p] = float((np.asarray(res.actions(readout)) == target).mean())
+    best = max(candidates, key=lambda p: (rates[p], p))
+    return best, rates

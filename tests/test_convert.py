@@ -95,3 +95,19 @@ def test_empty_calibration_and_unknown_layer(nature):
         convert(ann, obs[:, :, :80], 99.9)
     with pytest.raises(ConvertError, match="kind 'maxpool'"):
         from_params({"pool": {}}, (LayerSpec("pool", "maxpool"),), (4,), "flat", 1.0)
+
+
+def test_auto_percentile_picks_best_conversion_rate(nature):
+    from snnjax.convert import auto_percentile
+    from snnjax.snn import simulate
+
+    ann, obs = nature
+    best, rates = auto_percentile(ann, obs, time_steps=8, candidates=(99.0, 100.0), n_eval=12)
+    assert set(rates) == {99.0, 100.0} and rates[best] == max(rates.values())
+    # recompute the winner's rate directly
+    snn = convert(ann, obs, best)
+    fwd = jax.vmap(lambda o: ann_forward(ann, prepare_input(ann, o))[-1])
+    idx = np.linspace(0, len(obs) - 1, 12).astype(int)
+    target = np.asarray(jnp.argmax(fwd(jnp.asarray(obs[idx])), -1))
+    got = (np.asarray(simulate(snn, obs[idx], 8).actions("robust")) == target).mean()
+    assert got == pytest.approx(rates[best])
