@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,8 @@ def td_target(ret_t, discount_t, q_next_target, q_next_online=None):
     a' = argmax Q_target(s') (Mnih 2015) or argmax Q_online(s') when `q_next_online` is given
     (Double DQN). Shapes: ret_t, discount_t scalars; q_next_* [A].
     """
-    chex_like = q_next_target if q_next_online is None else q_next_online
-    a_next = jnp.argmax(chex_like)
+    selector = q_next_target if q_next_online is None else q_next_online
+    a_next = jnp.argmax(selector)
     return ret_t + discount_t * q_next_target[a_next]
 
 
@@ -178,8 +179,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     stop_after_checkpoints: return right after that many checkpoints were written in this call
     (used to test kill-and-resume; the run is then resumable).
     """
-    import shutil
-
     from tqdm.auto import tqdm
 
     run_dir = Path(run_dir)
