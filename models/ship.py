@@ -47,6 +47,36 @@ def regression_scores(model: Path) -> list[float]:
     return rets.tolist()
 
 
+def write_index() -> None:
+    """Regenerate models/README.md from every models/*.json."""
+    t1 = report.paper_table(1)
+    rows = []
+    for meta_path in sorted(HERE.glob("*.json")):
+        m = json.loads(meta_path.read_text())
+        ev, rnd = m["evaluation"], m["random_agent"]
+        paper = t1.get(m["game"])
+        rows.append(f"| {m['game']} | {ev['mean']:.1f} ± {ev['std']:.1f} ({ev['episodes']} ep.) "
+                    f"| {rnd['mean']:.1f} ± {rnd['std']:.1f} | {paper['dqn_mean'] + ' ± ' + paper['dqn_std'] if paper else '-'} "
+                    f"| {m['frames']:,} | {m['agent_steps']:,} | {m['train_wall_s'] / 3600:.2f} h, {m['hardware']} "
+                    f"| {m['config'].get('optimizer')}, n-step {m['config'].get('n_step')}, "
+                    f"{'Double DQN' if m['config'].get('double_dqn') else 'DQN'} |")
+    text = """# Shipped Q-networks
+
+Trained with snnjax's own trainer on this project's 2-core CPU machines (nobody can download
+weights here). Each `<game>.npz` is the final Q-network (`snnjax evaluate --checkpoint
+models/<game>.npz`); `<game>.json` holds its provenance: resolved config, seed, agent steps
+and frames, wall time, hardware, package versions, its score under the paper's evaluation
+protocol (eps = 0.05, up to 30 no-op starts, raw score, 18,000-frame cap, evaluation seeds),
+a random agent under the same protocol, and the greedy regression band that
+`tests/test_shipped_models.py` checks. `logs/<game>.log.csv` is the training log.
+Regenerate with `python models/ship.py RUN_DIR`.
+
+| game | DQN score (ours) | random agent | DQN score in the paper | frames trained | agent steps | wall time, hardware | recipe |
+|---|---|---|---|---|---|---|---|
+""" + "\n".join(rows) + "\n"
+    (HERE / "README.md").write_text(text)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
@@ -80,6 +110,7 @@ def main(argv=None) -> int:
         "regression": dict(REGRESSION, scores=reg, band=[0.8 * min(reg) - 1, 1.2 * max(reg) + 1]),
     }
     (HERE / f"{game}.json").write_text(json.dumps(prov, indent=1))
+    write_index()
     print(json.dumps({k: prov[k] for k in ("game", "agent_steps", "frames", "train_wall_s")}, indent=1))
     print(f"DQN {prov['evaluation']['mean']:.1f} ± {prov['evaluation']['std']:.1f} vs random "
           f"{prov['random_agent']['mean']:.1f} ± {prov['random_agent']['std']:.1f} over {args.episodes} episodes")

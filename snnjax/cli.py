@@ -134,10 +134,11 @@ def cmd_convert(args) -> int:
 def cmd_export_nir(args) -> int:
     from snnjax.convert import load_snn
 
-    try:
-        from snnjax.nir_export import export_nir
-        import nir  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    from snnjax.nir_export import export_nir
+
+    if importlib.util.find_spec("nir") is None:
         raise UsageError("export-nir needs the optional nir package: pip install 'snnjax[nir]'") from None
     snn = load_snn(args.snn)
     path = export_nir(snn, args.out, args.time_steps, args.readout)

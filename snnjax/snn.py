@@ -195,11 +195,11 @@ def simulate_one(net: SpikingNetwork, obs: jax.Array, time_steps: int,
             z = z1
         vs, ns = [], []
         for l in range(net.num_layers):
-            if l > 0:
-                z = layer_current(net, l, s)  # noqa: F821 - s is the previous layer's spikes
             s, v = _if_update(c["v"][l], z, v_thr)
             vs.append(v)
             ns.append(c["n"][l] + s)
+            if l + 1 < net.num_layers:
+                z = layer_current(net, l + 1, s)  # same step: no per-layer delay
         acc = c["acc"] + z  # z is the output layer's current here
         c = dict(c, v=vs, n=ns, acc=acc)
         return c, (ns[-1], vs[-1], acc)
@@ -266,11 +266,11 @@ def simulate_one_chunked(net: SpikingNetwork, obs: jax.Array, time_steps: int,
             z = jnp.broadcast_to(z1, (length, *z1.shape))  # the input current is constant
         vs, ns = [], []
         for l in range(net.num_layers):
-            if l > 0:
-                z = jax.vmap(lambda x, l=l: layer_current(net, l, x))(s_seq)  # noqa: F821
             v, n, s_seq, v_seq = _if_scan(c["v"][l], c["n"][l], z, v_thr)
             vs.append(v)
             ns.append(n)
+            if l + 1 < net.num_layers:  # the next layer's currents for the whole chunk at once
+                z = jax.vmap(lambda x, l=l: layer_current(net, l + 1, x))(s_seq)
         acc_seq = c["acc"] + jnp.cumsum(z, axis=0)  # z: the output layer's currents
         n_seq = c["n"][-1] + jnp.cumsum(s_seq, axis=0)
         c = dict(c, v=vs, n=ns, acc=acc_seq[-1])

@@ -21,3 +21,18 @@ def cartpole_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("cartpole") / "run"
     summary = train(cfg, run_dir, progress=False)
     return run_dir, summary
+
+
+def random_nature(num_actions: int = 6, seed: int = 0, n_obs: int = 5, scale: float = 1 / 255):
+    """A randomly initialised Nature-DQN as an analog SpikingNetwork, and random uint8 frames."""
+    import jax
+    import numpy as np
+
+    from snnjax.convert import from_params
+    from snnjax.models import NatureDQN, init_params, layer_specs
+
+    net = NatureDQN(num_actions)
+    params = init_params(net, (4, 84, 84), jax.random.key(seed))
+    ann = from_params(params, layer_specs(net), (4, 84, 84), "chw", scale)
+    obs = np.random.default_rng(seed).integers(0, 256, (n_obs, 4, 84, 84), dtype=np.uint8)
+    return ann, obs

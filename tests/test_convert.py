@@ -2,9 +2,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import random_nature
 
 from snnjax.convert import ActivationStats, ConvertError, TopK, convert, from_params, normalize
-from snnjax.models import LayerSpec, NatureDQN, init_params, layer_specs
+from snnjax.models import LayerSpec
 from snnjax.snn import ann_forward, prepare_input
 
 
@@ -50,11 +51,7 @@ def test_streaming_percentile_is_exact(p):
 
 @pytest.fixture(scope="module")
 def nature():
-    net = NatureDQN(6)
-    p = init_params(net, (4, 84, 84), jax.random.key(3))
-    ann = from_params(p, layer_specs(net), (4, 84, 84), "chw", 1 / 255)
-    obs = np.random.default_rng(3).integers(0, 256, (24, 4, 84, 84), dtype=np.uint8)
-    return ann, obs
+    return random_nature(6, seed=3, n_obs=24)
 
 
 @pytest.mark.parametrize("channelwise", [False, True])

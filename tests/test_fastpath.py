@@ -11,18 +11,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from snnjax.convert import convert, from_params
-from snnjax.models import NatureDQN, init_params, layer_specs
+from snnjax.convert import convert
 from snnjax.snn import simulate
 
-from conftest import ROOT
+from conftest import ROOT, random_nature
 
 
 def exact_net(seed=0):
-    net = NatureDQN(6)
-    p = init_params(net, (4, 84, 84), jax.random.key(seed))
-    ann = from_params(p, layer_specs(net), (4, 84, 84), "chw", 1 / 256)
-    obs = np.random.default_rng(seed).integers(0, 256, (7, 4, 84, 84), dtype=np.uint8)
+    ann, obs = random_nature(6, seed=seed, n_obs=7, scale=1 / 256)
     snn = convert(ann, obs, 99.0)
     q = lambda x: jnp.round(x * 1024) / 1024  # noqa: E731
     return snn.replace(weights=tuple(q(w) for w in snn.weights), biases=tuple(q(b) for b in snn.biases)), obs

@@ -1,13 +1,13 @@
 """NIR round trip: export, read back with nir.read, rebuild, simulate: identical spike counts."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from snnjax.convert import convert, from_params
-from snnjax.models import NatureDQN, init_params, layer_specs
+from snnjax.convert import convert
 from snnjax.snn import simulate
+
+from conftest import random_nature
 
 nir = pytest.importorskip("nir")
 
@@ -15,10 +15,7 @@ nir = pytest.importorskip("nir")
 def test_nir_round_trip_identical_spikes(tmp_path):
     from snnjax.nir_export import export_nir, from_nir
 
-    net = NatureDQN(6)
-    p = init_params(net, (4, 84, 84), jax.random.key(0))
-    ann = from_params(p, layer_specs(net), (4, 84, 84), "chw", 1 / 255)
-    obs = np.random.default_rng(0).integers(0, 256, (3, 4, 84, 84), dtype=np.uint8)
+    ann, obs = random_nature(6, seed=0, n_obs=3)
     snn = convert(ann, obs, 99.0)
     path = export_nir(snn, tmp_path / "dqn.nir", time_steps=25)
     graph = nir.read(path)

@@ -2,9 +2,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import random_nature
 
 from snnjax.convert import convert, from_params
-from snnjax.models import LayerSpec, NatureDQN, init_params, layer_specs
+from snnjax.models import LayerSpec
 from snnjax.snn import (SimulationError, _if_update, fanout, layer_current, prepare_input,
                         simulate, simulate_one, synaptic_ops)
 
@@ -52,10 +53,7 @@ def test_threshold_is_not_multiplied_into_currents():
 
 @pytest.fixture(scope="module")
 def nature():
-    net = NatureDQN(6)
-    p = init_params(net, (4, 84, 84), jax.random.key(0))
-    ann = from_params(p, layer_specs(net), (4, 84, 84), "chw", 1 / 255)
-    obs = np.random.default_rng(0).integers(0, 256, (5, 4, 84, 84), dtype=np.uint8)
+    ann, obs = random_nature(6, seed=0, n_obs=5)
     return convert(ann, obs, 99.0), obs
 
 
