@@ -146,6 +146,17 @@ def cmd_export_nir(args) -> int:
     return 0
 
 
+def cmd_latency(args) -> int:
+    from snnjax.latency import run
+
+    run(args.checkpoint, args.game, args.percentile, args.out, frames=args.frames,
+        calibration_frames=args.calibration_frames, t_max=args.t_max, seed=args.seed)
+    out = Path(args.out)
+    print(out.with_suffix(".md").read_text())
+    print(f"results: {out}  {out.with_suffix('.md')}  {out.with_suffix('.png')}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from snnjax.bench import run
 
@@ -228,6 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--readout", default="robust", choices=("normal", "robust", "membrane"))
     x.add_argument("--out", required=True, help="output .nir file")
     x.set_defaults(func=cmd_export_nir)
+
+    lt = sub.add_parser("latency", help="conversion rate against T (1..1000) for the paper's method and "
+                                        "low-latency options, on the same held-out frames")
+    lt.add_argument("--checkpoint", required=True, help="Q-network .npz")
+    lt.add_argument("--game", help="envpool id (default: the checkpoint's game)")
+    lt.add_argument("--percentile", "-p", type=float, default=99.9, help="the paper's percentile (99.9 or 99.99)")
+    lt.add_argument("--frames", type=int, default=256, help="held-out frames to compare on")
+    lt.add_argument("--calibration-frames", type=int, default=15000, help="frames for the percentiles")
+    lt.add_argument("--t-max", type=int, default=1000, help="largest T")
+    lt.add_argument("--seed", type=int, default=0, help="calibration seed range")
+    lt.add_argument("--out", default="results/latency.json", help="JSON; .md table and .png plot beside it")
+    lt.set_defaults(func=cmd_latency)
 
     b = sub.add_parser("bench", help="simulation speed vs matmul peak, update cost, evaluation throughput")
     b.add_argument("--time-steps", "-T", default="100,500", help="T values")

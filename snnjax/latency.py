@@ -1,0 +1,121 @@
+"""Latency study: conversion rate against T for the paper's method and low-latency options.
+
+On the same held-out frames (the DQN's own eps-greedy play on calibration seeds not used for
+the normalization statistics), every method is simulated once for T_max steps and read out at
+every T of a log grid (any-time readout), and its actions are compared with the DQN's greedy
+actions on those frames. Methods (all without retraining):
+  paper           layer-wise p-th percentile, V(0) = 0, robust readout (eq. 17)
+  paper-normal    the same, spike-count readout
+  v0-half         V(0) = V_thr / 2 (Bu et al. 2022)
+  channelwise     one lambda per channel (Kim et al. 2020)
+  auto-p          percentile chosen for the best conversion rate at T = 50 on calibration frames
+  all             channel-wise + V(0) = V_thr/2 + auto-p
+(The non-spiking integrating output ranks actions exactly like the robust readout, see
+`snnjax.readout`, so it is not a separate line.) The headline per game: the smallest T at which
+each method reaches the paper's T = 500 conversion rate (Table 2, robust readout).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from snnjax import report
+from snnjax.convert import ActivationStats, auto_percentile, normalize
+from snnjax.snn import ann_forward, prepare_input, simulate
+
+GRID = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, auto_t: int = 50,
+                      candidates=(99.0, 99.9, 99.99, 99.999, 100.0), log=print) -> dict:
+    """{method: {"percentile": p, "cr": [CR at each T of the grid <= t_max]}} on `frames`."""
+    times = tuple(t for t in GRID if t <= t_max)
+    q = jax.vmap(lambda o: ann_forward(ann, prepare_input(ann, o))[-1])(jnp.asarray(frames))
+    target = np.asarray(jnp.argmax(q, -1))
+    stats = {False: ActivationStats(ann, calib, min(candidates + (percentile,))),
+             True: ActivationStats(ann, calib, min(candidates + (percentile,)), channelwise=True)}
+    p_auto, _ = auto_percentile(ann, calib, auto_t, candidates)
+    p_auto_cw, _ = auto_percentile(ann, calib, auto_t, candidates, channelwise=True, initial_potential=0.5)
+    methods = {"paper": (percentile, False, 0.0, "robust"), "paper-normal": (percentile, False, 0.0, "normal"),
+               "v0-half": (percentile, False, 0.5, "robust"), "channelwise": (percentile, True, 0.0, "robust"),
+               "auto-p": (p_auto, False, 0.0, "robust"), "all": (p_auto_cw, True, 0.5, "robust")}
+    out = {"times": list(times), "frames": int(len(frames)), "methods": {}}
+    for name, (p, cw, v0, readout) in methods.items():
+        snn = normalize(ann, stats[cw].lambdas(p), 1.0, p)
+        res = simulate(snn, frames, times[-1], times=times[:-1], initial_potential=v0)
+        acts = np.asarray(getattr(res, f"{readout}_t").argmax(-1))  # [N, K]
+        cr = (acts == target[:, None]).mean(0)
+        out["methods"][name] = {"percentile": p, "channelwise": cw, "initial_potential": v0,
+                                "readout": readout, "cr": cr.tolist()}
+        log(f"{name:<13} p={p:<7} " + " ".join(f"{c:.3f}" for c in cr))
+    return out
+
+
+def smallest_t(times, cr, target: float):
+    for t, c in zip(times, cr):
+        if c >= target:
+            return t
+    return None
+
+
+def markdown(game: str, res: dict, paper_p: float) -> str:
+    t2 = report.paper_table(2).get(game)
+    key = {99.9: "p999", 99.99: "p9999"}.get(paper_p)
+    target = float(t2[f"{key}_cr_robust"]) / 100 if t2 and key else None
+    times = res["times"]
+    lines = [f"### {game} ({res['frames']} held-out frames)", "",
+             "| method | p | " + " | ".join(f"T={t}" for t in times) + " | smallest T reaching the paper's T=500 CR |",
+             "|---|---|" + "---|" * len(times) + "---|"]
+    for name, m in res["methods"].items():
+        hit = smallest_t(times, m["cr"], target) if target is not None else None
+        lines.append(f"| {name} | {m['percentile']} | " + " | ".join(f"{100 * c:.1f}" for c in m["cr"])
+                     + f" | {hit if hit is not None else ('not reached' if target is not None else 'n/a')} |")
+    if target is not None:
+        lines += ["", f"Paper, {game}, p = {paper_p}, T = 500, robust readout: conversion rate {100 * target:.1f}%."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(game: str, res: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, m in res["methods"].items():
+        ax.plot(res["times"], m["cr"], "-o", ms=3, label=f"{name} (p={m['percentile']})")
+    ax.set_xscale("log")
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("conversion rate")
+    ax.set_ylim(0, 1.01)
+    ax.set_title(f"{game}: conversion rate against T")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames: int = 256,
+        calibration_frames: int = 15000, t_max: int = 1000, seed: int = 0, log=print) -> dict:
+    from snnjax.checkpoint import load_qnetwork
+    from snnjax.convert import from_qnetwork
+    from snnjax.evaluation import collect_observations
+
+    params, meta = load_qnetwork(checkpoint)
+    game = game or meta["env_id"]
+    ann = from_qnetwork(params, meta)
+    calib = collect_observations(ann, game, calibration_frames, seed)
+    held = collect_observations(ann, game, frames * 8, seed + 1)[::8]  # other seeds, spread out
+    res = conversion_curves(ann, calib, held, percentile, t_max, log=log)
+    res.update(game=game, checkpoint=str(checkpoint))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    out.with_suffix(".md").write_text(markdown(game, res, percentile))
+    plot(game, res, out.with_suffix(".png"))
+    return res
