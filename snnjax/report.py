@@ -26,7 +26,8 @@ def paper_table(n: int) -> dict[str, dict]:
     """The paper's Table n (1 or 2) keyed by envpool id."""
     with (DATA / f"paper_table{n}.csv").open() as f:
         rows = list(csv.DictReader(f))
-    t1 = {r["game"]: r["envpool_id"] for r in csv.DictReader((DATA / "paper_table1.csv").open())}
+    with (DATA / "paper_table1.csv").open() as f:
+        t1 = {r["game"]: r["envpool_id"] for r in csv.DictReader(f)}
     return {t1.get(r["game"], r["game"]): r for r in rows}
 
 
