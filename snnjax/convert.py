@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnjax.models import LayerSpec, input_scale, layer_specs, make_network
-from snnjax.snn import KINDS, SpikingNetwork, ann_forward, prepare_input
+from snnjax.snn import KINDS, SpikingNetwork, ann_forward, prepare_input, q_values
 
 
 class ConvertError(ValueError):
@@ -280,7 +280,7 @@ def auto_percentile(net: SpikingNetwork, calibration_obs, time_steps: int = 50,
     stats = ActivationStats(net, obs, candidates[0], channelwise)
     idx = np.linspace(0, len(obs) - 1, min(n_eval, len(obs))).astype(int)
     sample = jnp.asarray(obs[idx])
-    q = jax.vmap(lambda o: ann_forward(net, prepare_input(net, o))[-1])(sample)
+    q = jax.vmap(lambda o: q_values(net, o))(sample)
     target = np.asarray(jnp.argmax(q, -1))
     rates = {}
     for p in candidates:

@@ -24,7 +24,7 @@ import numpy as np
 
 from snnjax import envs, readout as ro
 from snnjax.compile import FastJit
-from snnjax.snn import SpikingNetwork, ann_forward, auto_chunk, check_args, prepare_input, simulate_fn
+from snnjax.snn import SpikingNetwork, auto_chunk, check_args, q_values, simulate_fn
 
 
 class EvaluationError(ValueError):
@@ -71,9 +71,6 @@ def make_step(settings: EvalSettings, times: tuple[int, ...], snn_is_dqn: bool =
     """step(pop [P-stacked], ann, obs [P+1, E, ...]) -> (snn_act [P, E], dqn_act [P+1, E],
     match [P, E, 3, K]): agreement of every readout at every time with the DQN."""
 
-    def q_of(ann, o):
-        return ann_forward(ann, prepare_input(ann, o))[-1]
-
     one = simulate_fn(settings.time_steps, times, settings.input_encoding, "chunked",
                       auto_chunk(batch, settings.time_steps))
 
@@ -81,7 +78,7 @@ def make_step(settings: EvalSettings, times: tuple[int, ...], snn_is_dqn: bool =
         return one(net, o, initial_potential=settings.initial_potential)
 
     def step(pop, ann, obs):
-        q = jax.vmap(jax.vmap(q_of, in_axes=(None, 0)), in_axes=(None, 0))(ann, obs)
+        q = jax.vmap(jax.vmap(q_values, in_axes=(None, 0)), in_axes=(None, 0))(ann, obs)
         dqn_act = ro.select_action(q)  # [P+1, E]
         if snn_is_dqn:  # test mode: the "SNN" is the DQN itself
             n_agents = obs.shape[0] - 1
@@ -185,7 +182,7 @@ def collect_observations(ann: SpikingNetwork, env_id: str, num_frames: int, seed
     from tqdm.auto import tqdm
 
     env = envs.make_eval_env(env_id, num_envs, seed, max_episode_steps, seed_base=envs.CALIBRATION_SEED_BASE)
-    q_fn = jax.jit(jax.vmap(lambda o: ann_forward(ann, prepare_input(ann, o))[-1]))
+    q_fn = jax.jit(jax.vmap(lambda o: q_values(ann, o)))
     rng = np.random.default_rng(seed + 7)
     tracker = envs.EpisodeTracker(num_envs)
     out = np.zeros((num_frames, *ann.obs_shape), np.uint8 if ann.input_layout == "chw" else np.float32)

@@ -26,7 +26,7 @@ import numpy as np
 
 from snnjax import report
 from snnjax.convert import ActivationStats, auto_percentile, normalize
-from snnjax.snn import ann_forward, prepare_input, simulate
+from snnjax.snn import q_values, simulate
 
 GRID = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
@@ -35,7 +35,7 @@ def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, 
                       candidates=(99.0, 99.9, 99.99, 99.999, 100.0), log=print) -> dict:
     """{method: {"percentile": p, "cr": [CR at each T of the grid <= t_max]}} on `frames`."""
     times = tuple(t for t in GRID if t <= t_max)
-    q = jax.vmap(lambda o: ann_forward(ann, prepare_input(ann, o))[-1])(jnp.asarray(frames))
+    q = jax.vmap(lambda o: q_values(ann, o))(jnp.asarray(frames))
     target = np.asarray(jnp.argmax(q, -1))
     stats = {False: ActivationStats(ann, calib, min(candidates + (percentile,))),
              True: ActivationStats(ann, calib, min(candidates + (percentile,)), channelwise=True)}

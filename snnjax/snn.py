@@ -126,6 +126,11 @@ def ann_forward(net: SpikingNetwork, a0: jax.Array) -> list[jax.Array]:
     return acts
 
 
+def q_values(net: SpikingNetwork, obs: jax.Array) -> jax.Array:
+    """The analog network's output (Q-values / lambda_L after conversion) for ONE raw obs [A]."""
+    return ann_forward(net, prepare_input(net, obs))[-1]
+
+
 @flax.struct.dataclass
 class SimulationResult:
     """What one simulation returns (leading batch axes [...] as in the observations).
@@ -157,6 +162,17 @@ class SimulationResult:
         return ro.select_action(self.readout(name))
 
 
+def _initial_state(net: SpikingNetwork, a0, initial_potential, v_thr) -> dict:
+    """Fresh IF state for one frame: V_l(0) = initial_potential * V_thr, zero counts, and the
+    same for the IF input layer; `acc` sums the output layer's input current."""
+    shapes = [tuple(s) for s in net.layer_shapes()]
+    return dict(v=[jnp.full(s, initial_potential, jnp.float32) * v_thr for s in shapes],
+                n=[jnp.zeros(s, jnp.float32) for s in shapes],
+                acc=jnp.zeros(shapes[-1], jnp.float32),
+                v_in=jnp.full(a0.shape, initial_potential, jnp.float32) * v_thr,
+                n_in=jnp.zeros(a0.shape, jnp.float32))
+
+
 def _if_update(v, z, v_thr):
     """Eq. (2)-(3): returns (spikes as float 0/1, new potential)."""
     s = (v + z >= v_thr).astype(z.dtype)
@@ -175,16 +191,7 @@ def simulate_one(net: SpikingNetwork, obs: jax.Array, time_steps: int,
     v_thr = jnp.asarray(net.v_thr, jnp.float32)
     a0 = prepare_input(net, obs)
     z1 = layer_current(net, 0, a0)  # constant over T for constant-current input
-    shapes = [z1.shape] + [None] * (net.num_layers - 1)
-    x = jnp.zeros(z1.shape)
-    for l in range(1, net.num_layers):
-        x = layer_current(net, l, x)
-        shapes[l] = x.shape
-    v0 = [jnp.full(s, initial_potential, jnp.float32) * v_thr for s in shapes]
-    carry0 = dict(v=v0, n=[jnp.zeros(s, jnp.float32) for s in shapes],
-                  acc=jnp.zeros(shapes[-1], jnp.float32),
-                  v_in=jnp.full(a0.shape, initial_potential, jnp.float32) * v_thr,
-                  n_in=jnp.zeros(a0.shape, jnp.float32))
+    carry0 = _initial_state(net, a0, initial_potential, v_thr)
 
     def step(c, _):
         if input_encoding == "if":
@@ -250,12 +257,7 @@ def simulate_one_chunked(net: SpikingNetwork, obs: jax.Array, time_steps: int,
     v_thr = jnp.asarray(net.v_thr, jnp.float32)
     a0 = prepare_input(net, obs)
     z1 = layer_current(net, 0, a0)
-    shapes = [tuple(s) for s in net.layer_shapes()]
-    init = dict(v=[jnp.full(s, initial_potential, jnp.float32) * v_thr for s in shapes],
-                n=[jnp.zeros(s, jnp.float32) for s in shapes],
-                acc=jnp.zeros(shapes[-1], jnp.float32),
-                v_in=jnp.full(a0.shape, initial_potential, jnp.float32) * v_thr,
-                n_in=jnp.zeros(a0.shape, jnp.float32))
+    init = _initial_state(net, a0, initial_potential, v_thr)
 
     def run_chunk(c, length: int):
         if input_encoding == "if":
