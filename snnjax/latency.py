@@ -63,10 +63,32 @@ def smallest_t(times, cr, target: float):
     return None
 
 
-def markdown(game: str, res: dict, paper_p: float) -> str:
+def paper_target(game: str, paper_p: float) -> float | None:
+    """The paper's T=500 conversion rate (Table 2, robust readout) for `game` at p, as a fraction;
+    None where the paper has no such entry."""
     t2 = report.paper_table(2).get(game)
     key = {99.9: "p999", 99.99: "p9999"}.get(paper_p)
-    target = float(t2[f"{key}_cr_robust"]) / 100 if t2 and key else None
+    return float(t2[f"{key}_cr_robust"]) / 100 if t2 and key else None
+
+
+def headline(results: dict, paper_p: float) -> str:
+    """Markdown: one row per game, the smallest T at which each method reaches the paper's T=500
+    conversion rate for that game. results: {game: conversion_curves output}."""
+    methods = list(next(iter(results.values()))["methods"])
+    lines = ["| game | paper's T=500 CR | " + " | ".join(methods) + " |",
+             "|---|---|" + "---|" * len(methods)]
+    for game, res in results.items():
+        target = paper_target(game, paper_p)
+        cells = []
+        for name in methods:
+            hit = smallest_t(res["times"], res["methods"][name]["cr"], target) if target is not None else None
+            cells.append("n/a" if target is None else (f"T = {hit}" if hit is not None else "not reached"))
+        lines.append(f"| {game} | {'-' if target is None else f'{100 * target:.1f}%'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(game: str, res: dict, paper_p: float) -> str:
+    target = paper_target(game, paper_p)
     times = res["times"]
     lines = [f"### {game} ({res['frames']} held-out frames)", "",
              "| method | p | " + " | ".join(f"T={t}" for t in times) + " | smallest T reaching the paper's T=500 CR |",

@@ -1,6 +1,6 @@
 import json
 
-from snnjax.latency import markdown, run, smallest_t
+from snnjax.latency import headline, markdown, run, smallest_t
 
 from conftest import ROOT
 
@@ -27,3 +27,39 @@ def test_markdown_headline_uses_paper_table2():
            "methods": {"paper": {"percentile": 99.9, "cr": [0.5, 0.9]}}}
     md = markdown("Breakout-v5", res, 99.9)  # paper: Breakout p99.9 robust CR 87.0%
     assert "| paper | 99.9 | 50.0 | 90.0 | 500 |" in md and "87.0%" in md
+
+
+def test_headline_by_hand():
+    # paper, p = 99.9, robust, T = 500: Breakout 87.0%, Pong 63.9%; CartPole is not in the paper
+    curves = {"times": [10, 50, 500],
+              "methods": {"paper": {"cr": [0.5, 0.86, 0.88]}, "v0-half": {"cr": [0.64, 0.87, 0.9]}}}
+    md = headline({"Breakout-v5": curves, "Pong-v5": curves, "CartPole-v1": curves}, 99.9)
+    assert "| Breakout-v5 | 87.0% | T = 500 | T = 50 |" in md
+    assert "| Pong-v5 | 63.9% | T = 50 | T = 10 |" in md
+    assert "| CartPole-v1 | - | n/a | n/a |" in md
+    low = {"times": [10], "methods": {"paper": {"cr": [0.2]}}}
+    assert "| Breakout-v5 | 87.0% | not reached |" in headline({"Breakout-v5": low}, 99.9)
+
+
+def test_latency_study_script_smoke(tmp_path):
+    """evaluate/latency_study.py end to end on the shipped Breakout model (tiny settings), and a
+    rerun with the same settings reuses the stored study instead of simulating again."""
+    import shutil
+    import subprocess
+    import sys
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("Breakout-v5.npz", "CartPole-v1.npz"):  # CartPole (an MLP) is not an Atari study
+        shutil.copy(ROOT / "models" / name, models / name)
+    cmd = [sys.executable, str(ROOT / "evaluate" / "latency_study.py"), "--models", str(models),
+           "--frames", "4", "--calibration-frames", "64", "--t-max", "5",
+           "--results-dir", str(tmp_path / "results"), "--out", str(tmp_path / "RESULTS.md")]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| Breakout-v5 | 87.0% |" in text and "CartPole" not in text
+    assert (tmp_path / "docs" / "latency_Breakout-v5.png").exists()
+    stored = json.loads((tmp_path / "results" / "latency_Breakout-v5.json").read_text())
+    assert stored["settings"]["t_max"] == 5 and stored["times"] == [1, 2, 5]
+    again = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    assert "reusing" in again.stdout
