@@ -26,14 +26,18 @@ import numpy as np
 
 from snnjax import report
 from snnjax.convert import ActivationStats, auto_percentile, normalize
+from snnjax.diagnostics import CASES, error_analysis
 from snnjax.snn import q_values, simulate
 
 GRID = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, auto_t: int = 50,
-                      candidates=(99.0, 99.9, 99.99, 99.999, 100.0), log=print) -> dict:
-    """{method: {"percentile": p, "cr": [CR at each T of the grid <= t_max]}} on `frames`."""
+                      candidates=(99.0, 99.9, 99.99, 99.999, 100.0), diag_frames: int = 64,
+                      diag_times=(10, 50, 500), log=print) -> dict:
+    """{"methods": {method: {"percentile": p, "cr": [CR at each T of the grid <= t_max]}},
+    "diagnostics": the paper's error analysis (`snnjax.diagnostics`) of the paper's method on the
+    first `diag_frames` frames at each T of `diag_times` <= t_max}."""
     times = tuple(t for t in GRID if t <= t_max)
     q = jax.vmap(lambda o: q_values(ann, o))(jnp.asarray(frames))
     target = np.asarray(jnp.argmax(q, -1))
@@ -44,7 +48,8 @@ def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, 
     methods = {"paper": (percentile, False, 0.0, "robust"), "paper-normal": (percentile, False, 0.0, "normal"),
                "v0-half": (percentile, False, 0.5, "robust"), "channelwise": (percentile, True, 0.0, "robust"),
                "auto-p": (p_auto, False, 0.0, "robust"), "all": (p_auto_cw, True, 0.5, "robust")}
-    out = {"times": list(times), "frames": int(len(frames)), "methods": {}}
+    out = {"times": list(times), "frames": int(len(frames)), "diag_frames": min(diag_frames, len(frames)),
+           "methods": {}}
     for name, (p, cw, v0, readout) in methods.items():
         snn = normalize(ann, stats[cw].lambdas(p), 1.0, p)
         res = simulate(snn, frames, times[-1], times=times[:-1], initial_potential=v0)
@@ -53,7 +58,27 @@ def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, 
         out["methods"][name] = {"percentile": p, "channelwise": cw, "initial_potential": v0,
                                 "readout": readout, "cr": cr.tolist()}
         log(f"{name:<13} p={p:<7} " + " ".join(f"{c:.3f}" for c in cr))
+        if name == "paper" and diag_frames:
+            out["diagnostics"] = error_analysis(snn, frames[:diag_frames], [t for t in diag_times if t <= t_max])
     return out
+
+
+def diagnostics_markdown(res: dict) -> str:
+    """The error analysis as a table: per T and layer, the four sign cases of R and the leftover
+    potential (percent of neurons), mean firing rate and mean |rate - normalized activation|."""
+    rows = res.get("diagnostics")
+    if not rows:
+        return ""
+    n = min(res["frames"], res.get("diag_frames", res["frames"]))
+    lines = [f"Error analysis of the `paper` method on {n} of these frames (eq. 7-8: R = input drive / V_thr, "
+             "dV = leftover potential per step; cases in % of the layer's neurons; gap = mean |firing rate - "
+             "normalized ANN activation|):", "",
+             "| T | layer | " + " | ".join(CASES) + " | mean rate | gap |",
+             "|---|---|" + "---|" * len(CASES) + "---|---|"]
+    for r in rows:
+        lines.append(f"| {r['t']} | {r['layer']} | " + " | ".join(f"{100 * r['cases'][c]:.1f}" for c in CASES)
+                     + f" | {r['rate_mean']:.3f} | {r['gap_abs_mean']:.4f} |")
+    return "\n".join(lines) + "\n"
 
 
 def smallest_t(times, cr, target: float):
@@ -99,7 +124,8 @@ def markdown(game: str, res: dict, paper_p: float) -> str:
                      + f" | {hit if hit is not None else ('not reached' if target is not None else 'n/a')} |")
     if target is not None:
         lines += ["", f"Paper, {game}, p = {paper_p}, T = 500, robust readout: conversion rate {100 * target:.1f}%."]
-    return "\n".join(lines) + "\n"
+    diag = diagnostics_markdown(res)
+    return "\n".join(lines) + "\n" + ("\n" + diag if diag else "")
 
 
 def plot(game: str, res: dict, path: Path) -> None:

@@ -1,6 +1,6 @@
 import json
 
-from snnjax.latency import headline, markdown, run, smallest_t
+from snnjax.latency import diagnostics_markdown, headline, markdown, run, smallest_t
 
 from conftest import ROOT
 
@@ -20,6 +20,10 @@ def test_latency_study_smoke(tmp_path):
         assert len(m["cr"]) == 5 and all(0 <= c <= 1 for c in m["cr"])
     assert json.loads(out.read_text())["game"] == "CartPole-v1"
     assert out.with_suffix(".png").exists() and "| paper |" in out.with_suffix(".md").read_text()
+    diag = res["diagnostics"]  # the paper's method at T = 10 and 20 (<= t_max) for every layer
+    assert [(d["t"], d["layer"]) for d in diag] == [(t, n) for t in (10,) for n in ("fc1", "fc2", "q")]
+    for d in diag:
+        assert abs(sum(d["cases"].values()) - 1) < 1e-6 and d["cases"]["R<0,dV>0"] == 0
 
 
 def test_markdown_headline_uses_paper_table2():
@@ -63,3 +67,13 @@ def test_latency_study_script_smoke(tmp_path):
     assert stored["settings"]["t_max"] == 5 and stored["times"] == [1, 2, 5]
     again = subprocess.run(cmd, check=True, capture_output=True, text=True)
     assert "reusing" in again.stdout
+
+
+def test_diagnostics_table_by_hand():
+    res = {"frames": 8, "diag_frames": 4, "diagnostics": [
+        {"t": 10, "layer": "conv1", "rate_mean": 0.125, "gap_abs_mean": 0.01,
+         "cases": {"R>0,dV>0": 0.5, "R<0,dV>0": 0.0, "R>0,dV<0": 0.25, "R<0,dV<0": 0.125, "boundary": 0.125}}]}
+    md = diagnostics_markdown(res)
+    assert "on 4 of these frames" in md
+    assert "| 10 | conv1 | 50.0 | 0.0 | 25.0 | 12.5 | 12.5 | 0.125 | 0.0100 |" in md
+    assert diagnostics_markdown({"frames": 8}) == ""
