@@ -65,8 +65,12 @@ def test_latency_study_script_smoke(tmp_path):
     assert (tmp_path / "docs" / "latency_Breakout-v5.png").exists()
     stored = json.loads((tmp_path / "results" / "latency_Breakout-v5.json").read_text())
     assert stored["settings"]["t_max"] == 5 and stored["times"] == [1, 2, 5]
+    notes = "<!-- notes: kept when this file is regenerated -->\n## Notes\nhand-written\n"
+    (tmp_path / "RESULTS.md").write_text(text + notes)
     again = subprocess.run(cmd, check=True, capture_output=True, text=True)
     assert "reusing" in again.stdout
+    regenerated = (tmp_path / "RESULTS.md").read_text()
+    assert regenerated.endswith(notes) and regenerated.count("<!-- notes") == 1
 
 
 def test_diagnostics_table_by_hand():
