@@ -2,8 +2,12 @@
 
 jax 0.10's CPU backend routes the Nature-DQN convolutions to a slow path; the experimental
 YNNPACK fusion option sends them to the matmul library instead (see PERF_NOTES: a batch-32
-update 90 ms -> 46 ms). The option is experimental, so it is tried and dropped cleanly if the
-compiler rejects it, and never used off the CPU.
+update 90 ms -> 46 ms). Of its values, INDIVIDUAL_DOT hands each dot and convolution to YNNPACK
+on its own; DOT (used before) also fuses a dense layer's bias add into the library call, which
+ran that matmul at half speed (measured side by side on this 2-core CPU, [512, 3136] x [3136, 512]
+plus bias: 14-25 GFLOP/s with DOT, 55-60 with INDIVIDUAL_DOT; convolutions 47-54 with either,
+18-21 without the option). The option is experimental, so it is tried and dropped cleanly if
+the compiler rejects it, and never used off the CPU.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import warnings
 
 import jax
 
-FAST_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
+FAST_CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
 
 
 @functools.cache
