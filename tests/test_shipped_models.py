@@ -25,3 +25,11 @@ def test_shipped_model_reproduces_recorded_band(model):
     scores = regression_scores(model)
     assert lo <= min(scores) and max(scores) <= hi, (scores, (lo, hi))
     assert prov["evaluation"]["mean"] > prov["random_agent"]["mean"]
+
+
+def test_regression_band_by_hand():
+    sys.path.insert(0, str(ROOT / "models"))
+    from ship import regression_band
+
+    assert regression_band([15.0, 21.0]) == pytest.approx([11.0, 26.2])  # Breakout's recorded band
+    assert regression_band([-20.0, -15.0]) == pytest.approx([-25.0, -11.0])  # negative scores widen too
