@@ -62,10 +62,7 @@ def study(model: Path, results_dir: Path, p: float, frames: int, calib: int, t_m
             print(f"{model.stem}: reusing {out}")
             return old
     print(f"{model.stem}: latency study ({frames} frames, T up to {t_max})", flush=True)
-    res = latency.run(model, None, p, out, frames=frames, calibration_frames=calib, t_max=t_max)
-    res["settings"] = want
-    out.write_text(json.dumps(res, indent=1))
-    return res
+    return latency.run(model, None, p, out, frames=frames, calibration_frames=calib, t_max=t_max)
 
 
 def main(argv=None) -> int:

@@ -69,8 +69,7 @@ def diagnostics_markdown(res: dict) -> str:
     rows = res.get("diagnostics")
     if not rows:
         return ""
-    n = min(res["frames"], res.get("diag_frames", res["frames"]))
-    lines = [f"Error analysis of the `paper` method on {n} of these frames (eq. 7-8: R = input drive / V_thr, "
+    lines = [f"Error analysis of the `paper` method on {res.get('diag_frames', res['frames'])} of these frames (eq. 7-8: R = input drive / V_thr, "
              "dV = leftover potential per step; cases in % of the layer's neurons; gap = mean |firing rate - "
              "normalized ANN activation|):", "",
              "| T | layer | " + " | ".join(CASES) + " | mean rate | gap |",
@@ -160,7 +159,9 @@ def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames
     calib = collect_observations(ann, game, calibration_frames, seed)
     held = collect_observations(ann, game, frames * 8, seed + 1)[::8]  # other seeds, spread out
     res = conversion_curves(ann, calib, held, percentile, t_max, log=log)
-    res.update(game=game, checkpoint=str(checkpoint))
+    res.update(game=game, checkpoint=str(checkpoint),
+               settings={"frames": frames, "calibration_frames": calibration_frames,
+                         "percentile": percentile, "t_max": t_max})
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
