@@ -19,10 +19,12 @@ import sys
 from pathlib import Path
 
 from snnjax import latency
+from snnjax.benchmark import BEGIN, END
+from snnjax.ship import _write_text
 from snnjax.checkpoint import load_qnetwork
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTES = "<!-- notes: kept when this file is regenerated -->"
+NOTES = latency.NOTES
 
 INTRO = """# Results: low-latency conversion (latency study)
 
@@ -96,9 +98,12 @@ def main(argv=None) -> int:
                         headline=latency.headline(results, args.percentile))
     text += "\n## Conversion rate (%) against T, per game\n\n" + "\n".join(sections)
     out = Path(args.out)
-    if out.exists() and NOTES in out.read_text():  # hand-written notes below the marker survive
-        text += "\n" + NOTES + out.read_text().split(NOTES, 1)[1]
-    out.write_text(text)
+    old = out.read_text() if out.exists() else ""
+    if BEGIN in old and END in old:  # the benchmark section (`snnjax benchmark`) survives
+        text += "\n" + BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
+    if NOTES in old:  # hand-written notes below the marker survive
+        text += "\n" + NOTES + old.split(NOTES, 1)[1]
+    _write_text(out, text)
     print(f"wrote {args.out}")
     return 0
 

@@ -4,14 +4,20 @@ Two formats:
 - Training checkpoints (orbax CheckpointManager, one folder per step under `RUN/checkpoints`):
   the whole trainer state (params, target params, optimizer state, counters, JAX RNG key) and
   JSON metadata (resolved config, log position, numpy RNG state). Used by `--resume`.
-- Q-network files (`.npz`, ~7 MB float32 for the Nature-DQN): the final network only, with
-  keys `<layer>/kernel`, `<layer>/bias` and `__meta__` (JSON: network kind, action count,
-  env id, layer order). This is what `convert` and `evaluate` load and what `models/` ships.
+- Q-network files (`.npz`): the final network only, with keys `<layer>/bias` and `__meta__`
+  (JSON: network kind, action count, env id, layer order) and either
+    `<layer>/kernel`        float32 (what `snnjax train` writes; ~7 MB for the Nature-DQN), or
+    `<layer>/kernel_int8`   int8 [..., out] and `<layer>/kernel_scale` float32 [out]: symmetric
+                            per-output-channel quantization, kernel = kernel_int8 * kernel_scale
+                            (what `models/` ships: ~1.7 MB, the precision of neuromorphic chips).
+  Loading always gives float32 kernels, so an int8 file IS the network every table evaluates.
+  This is what `convert` and `evaluate` load.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -74,15 +80,47 @@ def restore_train_state(directory: str | Path, abstract_state: Any, step: int | 
     return out.state, out.meta
 
 
-def save_qnetwork(path: str | Path, params: dict, meta: dict) -> Path:
-    """Write Q-network `params` ({layer: {kernel, bias}}) and `meta` to an `.npz` file."""
+def quantize_int8(kernel) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-output-channel int8 quantization of a kernel [..., out].
+
+    scale[o] = max |kernel[..., o]| / 127 (1 for an all-zero channel); q = round(kernel / scale)
+    in [-127, 127]. Returns (q int8 [..., out], scale float32 [out]); q * scale is within
+    scale / 2 of the kernel.
+    """
+    k = np.asarray(kernel, np.float32)
+    amax = np.abs(k.reshape(-1, k.shape[-1])).max(axis=0)
+    scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
+    q = np.clip(np.rint(k / scale), -127, 127).astype(np.int8)
+    return q, scale
+
+
+def dequantize_int8(q, scale) -> np.ndarray:
+    """kernel = q * scale in float32 (exact: |q| <= 127 has 7 bits, the product one rounding)."""
+    return np.asarray(q, np.float32) * np.asarray(scale, np.float32)
+
+
+def save_qnetwork(path: str | Path, params: dict, meta: dict, int8: bool = False) -> Path:
+    """Write Q-network `params` ({layer: {kernel, bias}}) and `meta` to an `.npz` file.
+
+    int8=True stores every kernel as int8 with per-output-channel float32 scales (compressed
+    file); biases stay float32. The write is atomic (temp file, fsync, rename).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{layer}/{name}": np.asarray(v, np.float32)
-              for layer, p in params.items() for name, v in p.items()}
+    arrays = {}
+    for layer, p in params.items():
+        for name, v in p.items():
+            if int8 and name == "kernel":
+                arrays[f"{layer}/kernel_int8"], arrays[f"{layer}/kernel_scale"] = quantize_int8(v)
+            else:
+                arrays[f"{layer}/{name}"] = np.asarray(v, np.float32)
+    meta = dict(meta, weights="int8-per-output-channel" if int8 else "float32")
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
+    with tmp.open("wb") as f:
+        (np.savez_compressed if int8 else np.savez)(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
     tmp.replace(path)
     return path
 
@@ -103,10 +141,14 @@ def load_qnetwork(path: str | Path) -> tuple[dict, dict]:
             meta = json.loads(bytes(data["__meta__"]).decode())
             params: dict = {}
             for key in data.files:
-                if key == "__meta__":
+                if key == "__meta__" or key.endswith("/kernel_scale"):
                     continue
                 layer, name = key.split("/")
-                params.setdefault(layer, {})[name] = jax.numpy.asarray(data[key])
+                if name == "kernel_int8":
+                    name, value = "kernel", dequantize_int8(data[key], data[f"{layer}/kernel_scale"])
+                else:
+                    value = data[key]
+                params.setdefault(layer, {})[name] = jax.numpy.asarray(value)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not a snnjax Q-network: "
                               f"{type(exc).__name__}: {exc}") from None

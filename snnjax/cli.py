@@ -157,6 +157,47 @@ def cmd_latency(args) -> int:
     return 0
 
 
+def cmd_ship(args) -> int:
+    from snnjax.ship import ship
+
+    if args.episodes < 2:
+        raise UsageError(f"--episodes must be >= 2 (Welch's test needs two scores), got {args.episodes}")
+    ship(args.run_dir, args.models, args.episodes, args.qnetwork)
+    return 0
+
+
+def cmd_campaign(args) -> int:
+    from snnjax import campaign
+
+    if args.episodes < 2:
+        raise UsageError(f"--episodes must be >= 2 (Welch's test needs two scores), got {args.episodes}")
+    games = campaign.resolve_games(args.games)
+    if not games:
+        raise UsageError(f"--games {args.games!r} names no game; use 'paper' or envpool ids")
+    if args.list:
+        for g in games:
+            print(f"{g:<20} {campaign.state_of(g, Path(args.models), Path(args.runs_dir))}")
+        return 0
+    outcome = campaign.run(games, args.config, args.models, args.runs_dir, args.episodes, args.commit,
+                           tuple(args.set))
+    failed = [g for g, o in outcome.items() if "failed" in o]
+    return 1 if failed else 0
+
+
+def cmd_benchmark(args) -> int:
+    from snnjax import benchmark, campaign
+
+    if args.episodes < 2:
+        raise UsageError(f"--episodes must be >= 2 (Welch's test needs two scores), got {args.episodes}")
+    if not args.play_budget_s > 0:
+        raise UsageError(f"--play-budget-s must be > 0, got {args.play_budget_s}")
+    games = campaign.resolve_games(args.games)
+    benchmark.run(games, Path(args.models), Path(args.results_dir), Path(args.out), args.episodes,
+                  args.play_budget_s, progress=not args.no_progress, overwrite=args.overwrite)
+    print(f"wrote the benchmark section of {args.out}; per-game results in {args.results_dir}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from snnjax.bench import run
 
@@ -251,6 +292,39 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--seed", type=int, default=0, help="calibration seed range")
     lt.add_argument("--out", default="results/latency.json", help="JSON; .md table and .png plot beside it")
     lt.set_defaults(func=cmd_latency)
+
+    sh = sub.add_parser("ship", help="ship a finished training run into models/ (int8 Q-network, provenance, "
+                                     "scores beside a random agent, regression band)")
+    sh.add_argument("run_dir", help="finished run folder (config.json, eval.json, log.csv, qnetwork.npz)")
+    sh.add_argument("--qnetwork", help="Q-network file to ship instead of RUN_DIR/qnetwork.npz")
+    sh.add_argument("--models", default="models", help="models folder (default %(default)s)")
+    sh.add_argument("--episodes", type=int, default=20, help="evaluation episodes (default %(default)s)")
+    sh.set_defaults(func=cmd_ship)
+
+    cp = sub.add_parser("campaign", help="train and ship the next games without a shipped model "
+                                         "(resumable; kill and rerun at any time)")
+    cp.add_argument("--games", default="paper", help="'paper' (the 17 games of Table 1) or comma-separated ids")
+    cp.add_argument("--config", default="configs/campaign.toml", help="the one recipe (default %(default)s)")
+    cp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    cp.add_argument("--models", default="models", help="models folder (default %(default)s)")
+    cp.add_argument("--runs-dir", default="runs/campaign", help="run folders (default %(default)s)")
+    cp.add_argument("--episodes", type=int, default=20, help="evaluation episodes when shipping")
+    cp.add_argument("--commit", action="store_true", help="git-commit each model as it ships")
+    cp.add_argument("--list", action="store_true", help="only list each game's state")
+    cp.set_defaults(func=cmd_campaign)
+
+    bm = sub.add_parser("benchmark", help="the paper's Tables 1-2 and Figure 1 on every shipped game into "
+                                          "RESULTS.md (resumable per game and stage)")
+    bm.add_argument("--games", default="paper", help="'paper' (the 17 games of Table 1) or comma-separated ids")
+    bm.add_argument("--episodes", type=int, default=10, help="episodes per agent (default %(default)s; paper: 50)")
+    bm.add_argument("--play-budget-s", type=float, default=300.0,
+                    help="predicted play time per game and agent that picks T (default %(default)s s)")
+    bm.add_argument("--models", default="models", help="folder of <game>.npz (default %(default)s)")
+    bm.add_argument("--results-dir", default="results/benchmark", help="per-game JSON (default %(default)s)")
+    bm.add_argument("--out", default="RESULTS.md", help="report whose benchmark section is rewritten")
+    bm.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")
+    bm.add_argument("--no-progress", action="store_true", help="no progress bars")
+    bm.set_defaults(func=cmd_benchmark)
 
     b = sub.add_parser("bench", help="simulation speed vs matmul peak, update cost, evaluation throughput")
     b.add_argument("--time-steps", "-T", default="100,500", help="T values")

@@ -60,6 +60,7 @@ class TrainConfig:
     checkpoint_every: int = 50_000  # agent steps between orbax checkpoints
     log_every: int = 5_000  # agent steps between log rows
     max_episode_steps: int = 0  # training episode cap in agent steps; 0 = protocol default
+    init_from: str = ""  # warm start: Q-network .npz whose weights become params = target
 
     def __post_init__(self):
         positive = ("num_envs", "total_steps", "replay_capacity", "train_every", "batch_size",

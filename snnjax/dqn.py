@@ -129,6 +129,21 @@ def init_state(cfg: TrainConfig, network, optimizer, obs_shape) -> DQNState:
                     updates=jnp.asarray(0, jnp.int32))
 
 
+def warm_start(state: DQNState, path: str, num_actions: int) -> DQNState:
+    """params = target = the Q-network in `path` (e.g. a shipped model); optimizer state fresh.
+
+    The file must hold this network: same layers, shapes and action count."""
+    params, meta = checkpoint.load_qnetwork(path)
+    if meta["num_actions"] != num_actions:
+        raise ConfigError(f"init_from {path!r} has {meta['num_actions']} actions, this game has {num_actions}")
+    want = jax.tree_util.tree_map(lambda x: x.shape, state.params)
+    got = jax.tree_util.tree_map(lambda x: x.shape, params)
+    if want != got:
+        raise ConfigError(f"init_from {path!r} does not fit the network: shapes {got} vs {want}")
+    params = jax.tree_util.tree_map(lambda x, ref: jnp.asarray(x, ref.dtype), params, state.params)
+    return state.replace(params=params, target_params=params)
+
+
 def qnetwork_meta(cfg: TrainConfig, num_actions: int, obs_shape, network) -> dict:
     return {"format": "snnjax-qnetwork-v1", "network": cfg.network, "num_actions": int(num_actions),
             "obs_shape": list(obs_shape), "env_id": cfg.env_id, "mlp_hidden": list(cfg.mlp_hidden),
@@ -161,7 +176,8 @@ def _check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool, overwrite: boo
     if resume:
         if not cfg_path.exists():
             raise checkpoint.CheckpointError(f"--resume: no run in {str(run_dir)!r} (config.json missing)")
-        saved = json.loads(cfg_path.read_text())
+        # A field added after the run started is compared against its default.
+        saved = dict(TrainConfig().to_dict(), **json.loads(cfg_path.read_text()))
         now = cfg.to_dict()
         diff = [k for k in now if k != "total_steps" and saved.get(k) != now[k]]
         if diff:
@@ -184,6 +200,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     run_dir = Path(run_dir)
     envs.check_env_id(cfg.env_id)
     _check_run_dir(cfg, run_dir, resume, overwrite)
+    if cfg.init_from and not resume:
+        checkpoint.load_qnetwork(cfg.init_from)  # missing or corrupt: fail before touching run_dir
     if overwrite and not resume and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -201,6 +219,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
         state, meta = checkpoint.restore_train_state(ckpt_dir, state)
         np_rng.bit_generator.state = meta["np_rng"]
         meta["resumes"] += 1
+    elif cfg.init_from:
+        state = warm_start(state, cfg.init_from, num_actions)
     log = _CsvLog(run_dir / "log.csv", LOG_FIELDS, meta["log_rows"] if resume else None)
     ep_log = _CsvLog(run_dir / "episodes.csv", ("step", "return", "length"),
                      meta["episode_rows"] if resume else None)

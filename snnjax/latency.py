@@ -30,6 +30,7 @@ from snnjax.diagnostics import CASES, error_analysis
 from snnjax.snn import q_values, simulate
 
 GRID = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+NOTES = "<!-- notes: kept when this file is regenerated -->"  # RESULTS.md: hand-written notes below
 
 
 def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, auto_t: int = 50,

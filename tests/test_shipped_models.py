@@ -1,35 +1,42 @@
 """Every shipped model loads and its greedy policy on fixed seeds reproduces the recorded score
-band: a regression guard against a broken loader or a changed network definition."""
+band: a regression guard against a broken loader or a changed network definition. Its
+provenance says honestly whether it beats the random agent."""
 
 import json
-import sys
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
+from snnjax import stats
+from snnjax.ship import regression_band, regression_scores
 
 MODELS = sorted((ROOT / "models").glob("*.npz"))
 
 
 def test_models_are_shipped():
     assert MODELS, "no shipped models in models/"
+    for m in MODELS:
+        assert m.with_suffix(".json").is_file(), f"{m.name} has no provenance JSON"
+        assert (ROOT / "models" / "logs" / f"{m.stem}.log.csv").is_file(), f"{m.name} has no training log"
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda p: p.stem)
 def test_shipped_model_reproduces_recorded_band(model):
-    sys.path.insert(0, str(ROOT / "models"))
-    from ship import regression_scores
-
     prov = json.loads(model.with_suffix(".json").read_text())
     lo, hi = prov["regression"]["band"]
     scores = regression_scores(model)
     assert lo <= min(scores) and max(scores) <= hi, (scores, (lo, hi))
-    assert prov["evaluation"]["mean"] > prov["random_agent"]["mean"]
+    ev, rnd = prov["evaluation"], prov["random_agent"]
+    p = stats.welch_p(ev["scores"], rnd["scores"])
+    beats = bool(np.mean(ev["scores"]) > np.mean(rnd["scores"]) and p < 0.05)
+    assert prov.get("beats_random", beats) == beats
+    if "welch_p_vs_random" in prov:
+        assert prov["welch_p_vs_random"] == pytest.approx(p)
+    readme = (ROOT / "models" / "README.md").read_text()
+    assert f"| {prov['game']} |" in readme
 
 
 def test_regression_band_by_hand():
-    sys.path.insert(0, str(ROOT / "models"))
-    from ship import regression_band
-
     assert regression_band([15.0, 21.0]) == pytest.approx([11.0, 26.2])  # Breakout's recorded band
     assert regression_band([-20.0, -15.0]) == pytest.approx([-25.0, -11.0])  # negative scores widen too

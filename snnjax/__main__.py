@@ -1,0 +1,7 @@
+"""`python -m snnjax ...` == `snnjax ...`."""
+
+import sys
+
+from snnjax.cli import main
+
+sys.exit(main())

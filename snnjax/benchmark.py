@@ -1,0 +1,376 @@
+"""The paper's benchmark on every shipped game: Tables 1 and 2 and Figure 1, into RESULTS.md.
+
+`snnjax benchmark --games paper` runs, per game with a shipped model (models/<game>.npz), two
+stages, each written to results/benchmark/<game>.json as soon as it finishes (a rerun skips
+finished stages and games, so a kill loses at most the stage in progress):
+
+1. conversion (Table 2 and the latency curves): 15,000 calibration frames of the DQN's own
+   eps-greedy play set the percentiles; on held-out frames of the same play (other calibration
+   seeds, every 8th frame) the conversion rate (eq. 18) at T = 500 for the normal and robust
+   readouts at p = 99.9 and 99.99, and the latency study's curves (`snnjax.latency`: CR against
+   T = 1..1000 for the paper's method and each low-latency option) with the paper's error
+   analysis.
+2. play (Table 1): the SNN of the paper's method (p = 99.9, robust readout) and the DQN side by
+   side under the paper's protocol (`snnjax.evaluation`: eps = 0.05, up to 30 no-op starts, raw
+   score, 18,000-frame cap, evaluation seeds), `episodes` episodes each; then the best
+   low-latency method of stage 1 at its smallest good T (the smallest T of the grid at which it
+   reaches the paper's T = 500 conversion rate for that game) the same way.
+   T for the paper's method: 500 where the game's predicted play time fits `play_budget_s`,
+   else the largest of 200, 100, 50 that fits. The prediction: decisions = episodes x 1.3 x the
+   DQN's mean episode length (from its provenance) times the seconds per decision at T measured
+   once at the start of the run (recorded in the JSON).
+
+Then RESULTS.md's benchmark section is rewritten from all games' JSON: Table 2 and Table 1 with
+17 rows (missing games marked), Figure 1 (SNN against DQN score, each normalized as
+(score - random) / (paper's DQN - random), Pearson r), the IQM of SNN / DQN across games with a
+stratified bootstrap 95% CI, and the error analysis of the two games that convert worst.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from snnjax import latency, report, stats
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
+LOW_LATENCY = ("v0-half", "channelwise", "auto-p", "all", "paper")
+T_CHOICES = (500, 200, 100, 50)
+
+
+@functools.lru_cache(maxsize=4)
+def seconds_per_decision(time_steps: int, batch: int) -> float:
+    """Measured wall seconds per decision of the paper's SNN at T on a batch of `batch`
+    observations (random Nature-DQN, after compilation; median of 3)."""
+    import jax
+
+    from snnjax.convert import from_params
+    from snnjax.models import NatureDQN, init_params, layer_specs
+    from snnjax.snn import simulate
+
+    net = NatureDQN(18)
+    params = init_params(net, (4, 84, 84), jax.random.key(0))
+    ann = from_params(params, layer_specs(net), (4, 84, 84), "chw", 1 / 255)
+    obs = np.random.default_rng(0).integers(0, 256, (batch, 4, 84, 84), dtype=np.uint8)
+    jax.block_until_ready(simulate(ann, obs, time_steps).robust)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        jax.block_until_ready(simulate(ann, obs, time_steps).robust)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) / batch
+
+
+def choose_t(mean_length: float, episodes: int, budget_s: float, log=print) -> tuple[int, dict]:
+    """The largest T of T_CHOICES whose predicted play time fits the budget (else the smallest)."""
+    decisions = episodes * 1.3 * mean_length
+    pred = {}
+    for t in T_CHOICES:
+        pred[t] = decisions * seconds_per_decision(t, episodes)
+        if pred[t] <= budget_s:
+            return t, {"decisions": decisions, "predicted_s": pred}
+    log(f"  even T = {T_CHOICES[-1]} is predicted to take {pred[T_CHOICES[-1]]:.0f} s")
+    return T_CHOICES[-1], {"decisions": decisions, "predicted_s": pred}
+
+
+def best_low_latency(curves: dict, game: str) -> dict:
+    """The method of the latency study with the smallest T reaching the paper's T=500 robust
+    conversion rate for `game` (ties: higher CR at that T); where none does, the method with the
+    highest CR at T = 50."""
+    times = curves["times"]
+    target = latency.paper_target(game, 99.9)
+    best = None
+    for name in LOW_LATENCY:
+        m = curves["methods"][name]
+        hit = latency.smallest_t(times, m["cr"], target) if target is not None else None
+        if hit is not None:
+            cand = (hit, -m["cr"][times.index(hit)], name)
+            best = min(best, cand) if best else cand
+    if best is not None:
+        t, name, why = best[0], best[2], "smallest T reaching the paper's T=500 CR"
+    else:
+        k = times.index(50)
+        name = max(LOW_LATENCY, key=lambda n: curves["methods"][n]["cr"][k])
+        t, why = 50, "no method reached the paper's T=500 CR on the grid: best CR at T=50"
+    m = curves["methods"][name]
+    return {"method": name, "time_steps": t, "percentile": m["percentile"], "channelwise": m["channelwise"],
+            "initial_potential": m["initial_potential"], "readout": m["readout"],
+            "cr_held_out": m["cr"][times.index(t)], "target": target, "why": why}
+
+
+def _conversion_stage(ann, cal, held, log) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    from snnjax.convert import ActivationStats, normalize
+    from snnjax.snn import q_values, simulate
+
+    curves = latency.conversion_curves(ann, cal, held, 99.9, 1000, log=log)
+    target = np.asarray(jnp.argmax(jax.vmap(lambda o: q_values(ann, o))(jnp.asarray(held)), -1))
+    table2 = {}
+    k500 = curves["times"].index(500)
+    table2["99.9"] = {"normal": curves["methods"]["paper-normal"]["cr"][k500],
+                      "robust": curves["methods"]["paper"]["cr"][k500]}
+    st = ActivationStats(ann, cal, 99.99)
+    res = simulate(normalize(ann, st.lambdas(99.99), 1.0, 99.99), held, 500)
+    table2["99.99"] = {r: float((np.asarray(res.actions(r)) == target).mean()) for r in ("normal", "robust")}
+    log("  Table 2 (T=500): " + ", ".join(f"p={p}: normal {v['normal']:.3f} robust {v['robust']:.3f}"
+                                           for p, v in table2.items()))
+    return {"curves": curves, "table2": table2, "frames": int(len(held))}
+
+
+def _play(ann, cal, game, method: dict, time_steps: int, episodes: int, seed: int, progress: bool) -> dict:
+    from snnjax.convert import ActivationStats, normalize
+    from snnjax.evaluation import EvalSettings, evaluate
+
+    st = ActivationStats(ann, cal, method["percentile"], channelwise=method["channelwise"])
+    snn = normalize(ann, st.lambdas(method["percentile"]), 1.0, method["percentile"])
+    s = EvalSettings(game, episodes=episodes, time_steps=time_steps, readout=method["readout"], seed=seed,
+                     initial_potential=method["initial_potential"])
+    res = evaluate(ann, [snn], s, progress=progress)
+    agent = res["agents"][0]
+    return {"method": method, "time_steps": time_steps, "snn": {k: agent[k] for k in ("scores", "lengths", "decisions")},
+            "conversion_rate": agent["conversion_rate"], "dqn": res["dqn"], "timing": res["timing"],
+            "summary": report.summarize(agent, res["dqn"])}
+
+
+def run_game(model: Path, out: Path, episodes: int, play_budget_s: float, seed: int = 0,
+             calibration_frames: int = 15000, held_out: int = 256, progress: bool = True,
+             overwrite: bool = False, log=print) -> dict:
+    """Both stages for one shipped model; results (and progress) in `out` (JSON). A stored result
+    with other settings is an error unless `overwrite` (never silently replaced)."""
+    from snnjax.evaluation import EvaluationError
+    from snnjax.checkpoint import load_qnetwork
+    from snnjax.convert import from_qnetwork
+    from snnjax.evaluation import collect_observations
+
+    settings = {"episodes": episodes, "play_budget_s": play_budget_s, "seed": seed,
+                "calibration_frames": calibration_frames, "held_out": held_out}
+    res = json.loads(out.read_text()) if out.exists() else {"settings": settings}
+    if res.get("settings") != settings:
+        if not overwrite:
+            diff = ", ".join(f"{k}: stored {res.get('settings', {}).get(k)!r}, asked {v!r}"
+                             for k, v in settings.items() if res.get("settings", {}).get(k) != v)
+            raise EvaluationError(f"{out} holds a benchmark run with other settings ({diff}); pass "
+                                  "--overwrite to replace it or another --results-dir")
+        res = {"settings": settings}
+    if "play" in res:
+        return res
+    params, meta = load_qnetwork(model)
+    game = meta["env_id"]
+    prov = json.loads(model.with_suffix(".json").read_text())
+    res.update(game=game, model=str(model.relative_to(ROOT) if model.is_relative_to(ROOT) else model),
+               random=prov["random_agent"], shipped_dqn=prov["evaluation"])
+    ann = from_qnetwork(params, meta)
+    t0 = time.perf_counter()
+    cal = collect_observations(ann, game, calibration_frames, seed, progress=progress)
+    if "conversion" not in res:
+        log(f"{game}: conversion stage ({held_out} held-out frames)")
+        held = collect_observations(ann, game, held_out * 8, seed + 1, progress=progress)[::8]
+        res["conversion"] = _conversion_stage(ann, cal, held, log)
+        res["conversion"]["seconds"] = time.perf_counter() - t0
+        report.write_json(out, res)
+    t1 = time.perf_counter()
+    t, choice = choose_t(float(np.mean(prov["evaluation"]["lengths"])), episodes, play_budget_s, log)
+    paper = {"method": "paper", "percentile": 99.9, "channelwise": False, "initial_potential": 0.0, "readout": "robust"}
+    log(f"{game}: play stage, paper's method at T = {t} ({episodes} episodes; predicted "
+        f"{choice['predicted_s'][t]:.0f} s)")
+    play = {"choice": dict(choice, time_steps=t, budget_s=play_budget_s),
+            "paper": _play(ann, cal, game, paper, t, episodes, seed, progress)}
+    low = best_low_latency(res["conversion"]["curves"], game)
+    log(f"{game}: play stage, {low['method']} at T = {low['time_steps']} ({low['why']})")
+    play["low_latency"] = _play(ann, cal, game, low, low["time_steps"], episodes, seed, progress)
+    play["seconds"] = time.perf_counter() - t1
+    res["play"] = play
+    report.write_json(out, res)
+    return res
+
+
+# ------------------------------------------------------------------------------------------------
+# Report
+
+
+def _norm(x: float, random: float, ref: float) -> float:
+    return (x - random) / (ref - random) if ref != random else float("nan")
+
+
+def tables(results: dict[str, dict], games: Sequence[str]) -> str:
+    t1, t2 = report.paper_table(1), report.paper_table(2)
+    pct = lambda x: "-" if x is None else f"{100 * x:.1f}"  # noqa: E731
+    lines = ["### Table 2: conversion rate (%) at T = 500 on held-out frames of the DQN's own play", "",
+             "Ours: the fraction of held-out frames on which the SNN picks the DQN's greedy action. "
+             "Paper: mean ± std over its episodes.", "",
+             "| game | frames | p=99.9 normal | p=99.9 robust | p=99.99 normal | p=99.99 robust "
+             "| paper 99.9 normal | paper 99.9 robust | paper 99.99 normal | paper 99.99 robust |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for g in games:
+        r, p = results.get(g, {}).get("conversion"), t2.get(g)
+        paper = [f"{p[k + '_cr_' + ro]} ± {p[k + '_cr_' + ro + '_std']}" if p else "-"
+                 for k in ("p999", "p9999") for ro in ("normal", "robust")]
+        ours = [pct(r["table2"][pp][ro]) if r else "not yet" for pp in ("99.9", "99.99") for ro in ("normal", "robust")]
+        lines.append(f"| {g} | {r['frames'] if r else '-'} | " + " | ".join(ours) + " | " + " | ".join(paper) + " |")
+    lines += ["", "### Table 1: scores under the paper's protocol", "",
+              "DQN and SNN played side by side (same seeds, same exploration draws per episode); "
+              "`paper`: p = 99.9, robust readout, V(0) = 0; `low-latency`: the best method of the latency "
+              "study at its smallest good T. % DQN = SNN mean / DQN mean; p: Welch's t-test SNN vs DQN.", "",
+              "| game | episodes | DQN (ours) | T | SNN paper (ours) | % DQN | p | CR robust % | low-latency method, T "
+              "| SNN low-latency | % DQN | p | CR % | paper DQN | paper SNN | paper % DQN |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for g in games:
+        play = results.get(g, {}).get("play")
+        p1 = t1.get(g)
+        paper = (f"{p1['dqn_mean']} ± {p1['dqn_std']} | {p1['snn_mean']} ± {p1['snn_std']} | {p1['snn_pct_of_dqn']}"
+                 if p1 else "- | - | -")
+        if not play:
+            lines.append(f"| {g} | - | not yet | | | | | | | | | | | {paper} |")
+            continue
+        a, b = play["paper"], play["low_latency"]
+        sa, sb = a["summary"], b["summary"]
+        lines.append(
+            f"| {g} | {len(a['dqn']['scores'])} | {stats.fmt_pm(sa['dqn_mean'], sa['dqn_std'])} | {a['time_steps']} "
+            f"| {stats.fmt_pm(sa['snn_mean'], sa['snn_std'])} | {sa['snn_pct_of_dqn']:.1f} | {sa['p_value']:.2g} "
+            f"| {pct(sa['cr_robust'])} | {b['method']['method']}, T = {b['time_steps']} "
+            f"| {stats.fmt_pm(sb['snn_mean'], sb['snn_std'])} | {sb['snn_pct_of_dqn']:.1f} | {sb['p_value']:.2g} "
+            f"| {pct(sb['cr_' + b['method']['readout']])} | {paper} |")
+    return "\n".join(lines) + "\n"
+
+
+def aggregate(results: dict[str, dict]) -> dict:
+    """Figure-1 points and the IQM of SNN / DQN (normalized by random) across played games."""
+    t1 = report.paper_table(1)
+    out = {"points": {}, "iqm": {}}
+    for key in ("paper", "low_latency"):
+        snn, dqn, rnd = {}, {}, {}
+        for g, r in results.items():
+            if "play" not in r:
+                continue
+            snn[g], dqn[g], rnd[g] = r["play"][key]["snn"]["scores"], r["play"][key]["dqn"]["scores"], r["random"]["mean"]
+        if snn:
+            norm = stats.normalized_scores(snn, dqn, rnd)
+            out["iqm"][key] = dict(zip(("iqm", "low", "high"), stats.stratified_bootstrap_ci(norm)), games=len(snn))
+    for g, r in results.items():
+        if "play" not in r or g not in t1:
+            continue
+        s = r["play"]["paper"]["summary"]
+        ref, rnd = float(t1[g]["dqn_mean"]), r["random"]["mean"]
+        out["points"][g] = (_norm(s["dqn_mean"], rnd, ref), _norm(s["snn_mean"], rnd, ref))
+    xs = [p[0] for p in out["points"].values()]
+    ys = [p[1] for p in out["points"].values()]
+    out["pearson_r"] = stats.pearson_r(xs, ys) if len(xs) >= 2 else float("nan")
+    return out
+
+
+def figure1(agg: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    pts = agg["points"]
+    xs = np.array([p[0] for p in pts.values()])
+    ys = np.array([p[1] for p in pts.values()])
+    ax.scatter(xs, ys, s=18)
+    for g, (x, y) in pts.items():
+        ax.annotate(g.replace("-v5", ""), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if len(xs):
+        lo, hi = min(xs.min(), ys.min(), 0.0), max(xs.max(), ys.max(), 0.1)
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="SNN = DQN")
+    ax.set_xlabel("DQN score (ours), (s - random) / (paper's DQN - random)")
+    ax.set_ylabel("SNN score (ours), same normalization")
+    ax.set_title(f"Figure 1: SNN vs DQN on {len(pts)} games (Pearson r = {agg['pearson_r']:.3f})", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def worst_two(results: dict[str, dict]) -> list[str]:
+    conv = {g: r["conversion"]["table2"]["99.9"]["robust"] for g, r in results.items() if "conversion" in r}
+    return sorted(conv, key=conv.get)[:2]
+
+
+def section(results: dict[str, dict], games: Sequence[str], figure: str | None, command: str) -> str:
+    agg = aggregate(results)
+    done = sum(1 for g in games if "play" in results.get(g, {}))
+    lines = [BEGIN, "## The paper's benchmark: Tables 1 and 2, Figure 1", "",
+             f"Written by `{command}` from `results/benchmark/<game>.json` ({done} of {len(games)} games "
+             "played; rows marked \"not yet\" have no shipped model or no finished run yet). Every number "
+             "is for the shipped int8 network (`models/README.md`).", "", tables(results, games)]
+    if agg["iqm"]:
+        lines += ["### Across games", ""]
+        for key, v in agg["iqm"].items():
+            lines.append(f"- IQM of the SNN score normalized as (SNN - random) / (DQN - random), `{key}` agents, "
+                         f"{v['games']} games: **{v['iqm']:.3f}** (stratified bootstrap 95% CI {v['low']:.3f} .. "
+                         f"{v['high']:.3f}); 1.0 is the DQN's level.")
+        lines.append(f"- Figure 1: Pearson r of normalized SNN against normalized DQN score over "
+                     f"{len(agg['points'])} games: {agg['pearson_r']:.3f}.")
+        lines.append("")
+    if figure:
+        lines += [f"![Figure 1]({figure})", ""]
+    worst = worst_two(results)
+    if worst:
+        lines += [f"### Error analysis of the two games that convert worst (robust CR at T = 500, p = 99.9): "
+                  f"{', '.join(worst)}", ""]
+        for g in worst:
+            lines += [f"#### {g}", "", latency.diagnostics_markdown(results[g]["conversion"]["curves"])]
+    thr = [(g, results[g]["play"]) for g in games if "play" in results.get(g, {})]
+    if thr:
+        lines += ["### Evaluation throughput of this run", "",
+                  "| game | T | SNN decisions/s (paper) | wall s | low-latency T | decisions/s | wall s |",
+                  "|---|---|---|---|---|---|---|"]
+        for g, p in thr:
+            a, b = p["paper"], p["low_latency"]
+            lines.append(f"| {g} | {a['time_steps']} | {a['timing']['decisions_per_s']:.1f} | {a['timing']['wall_s']:.0f} "
+                         f"| {b['time_steps']} | {b['timing']['decisions_per_s']:.1f} | {b['timing']['wall_s']:.0f} |")
+        lines.append("")
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def replace_section(path: Path, text: str) -> None:
+    """Put `text` (which starts with BEGIN and ends with END) into `path` in place of the old
+    section, or before the hand-written notes marker, or at the end; the rest is untouched."""
+    from snnjax.ship import _write_text
+
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        new = old.split(BEGIN, 1)[0] + text.rstrip("\n") + old.split(END, 1)[1]
+    elif latency.NOTES in old:
+        head, tail = old.split(latency.NOTES, 1)
+        new = head.rstrip("\n") + "\n\n" + text + "\n" + latency.NOTES + tail
+    else:
+        new = old.rstrip("\n") + ("\n\n" if old else "") + text
+    _write_text(path, new)
+
+
+def run(games: Sequence[str], models_dir: Path, results_dir: Path, results_md: Path, episodes: int = 10,
+        play_budget_s: float = 600.0, progress: bool = True, overwrite: bool = False,
+        log=functools.partial(print, flush=True)) -> dict:
+    """Run (or resume) the benchmark on every game of `games` with a shipped model; rewrite the
+    benchmark section of `results_md`; returns {game: results}."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for g in games:
+        model = models_dir / f"{g}.npz"
+        out = results_dir / f"{g}.json"
+        if model.is_file():
+            results[g] = run_game(model, out, episodes, play_budget_s, progress=progress, overwrite=overwrite,
+                                  log=log)
+        elif out.exists():
+            results[g] = json.loads(out.read_text())
+    docs = results_md.parent / "docs"
+    docs.mkdir(exist_ok=True)
+    agg = aggregate(results)
+    fig = None
+    if agg["points"]:
+        figure1(agg, docs / "benchmark_figure1.png")
+        fig = "docs/benchmark_figure1.png"
+    replace_section(results_md, section(results, games, fig, "snnjax benchmark --games paper"))
+    return results
