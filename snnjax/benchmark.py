@@ -125,14 +125,15 @@ def _conversion_stage(ann, cal, held, log) -> dict:
     return {"curves": curves, "table2": table2, "frames": int(len(held))}
 
 
-def _play(ann, cal, game, method: dict, time_steps: int, episodes: int, seed: int, progress: bool) -> dict:
+def _play(ann, cal, game, method: dict, time_steps: int, episodes: int, seed: int, max_episode_steps: int,
+          progress: bool) -> dict:
     from snnjax.convert import ActivationStats, normalize
     from snnjax.evaluation import EvalSettings, evaluate
 
     st = ActivationStats(ann, cal, method["percentile"], channelwise=method["channelwise"])
     snn = normalize(ann, st.lambdas(method["percentile"]), 1.0, method["percentile"])
     s = EvalSettings(game, episodes=episodes, time_steps=time_steps, readout=method["readout"], seed=seed,
-                     initial_potential=method["initial_potential"])
+                     initial_potential=method["initial_potential"], max_episode_steps=max_episode_steps)
     res = evaluate(ann, [snn], s, progress=progress)
     agent = res["agents"][0]
     return {"method": method, "time_steps": time_steps, "snn": {k: agent[k] for k in ("scores", "lengths", "decisions")},
@@ -141,8 +142,8 @@ def _play(ann, cal, game, method: dict, time_steps: int, episodes: int, seed: in
 
 
 def run_game(model: Path, out: Path, episodes: int, play_budget_s: float, seed: int = 0,
-             calibration_frames: int = 15000, held_out: int = 256, progress: bool = True,
-             overwrite: bool = False, log=print) -> dict:
+             calibration_frames: int = 15000, held_out: int = 256, max_episode_steps: int = 4500,
+             progress: bool = True, overwrite: bool = False, log=print) -> dict:
     """Both stages for one shipped model; results (and progress) in `out` (JSON). A stored result
     with other settings is an error unless `overwrite` (never silently replaced)."""
     from snnjax.evaluation import EvaluationError
@@ -151,7 +152,8 @@ def run_game(model: Path, out: Path, episodes: int, play_budget_s: float, seed: 
     from snnjax.evaluation import collect_observations
 
     settings = {"episodes": episodes, "play_budget_s": play_budget_s, "seed": seed,
-                "calibration_frames": calibration_frames, "held_out": held_out}
+                "calibration_frames": calibration_frames, "held_out": held_out,
+                "max_episode_steps": max_episode_steps}
     res = json.loads(out.read_text()) if out.exists() else {"settings": settings}
     if res.get("settings") != settings:
         if not overwrite:
@@ -169,10 +171,12 @@ def run_game(model: Path, out: Path, episodes: int, play_budget_s: float, seed: 
                random=prov["random_agent"], shipped_dqn=prov["evaluation"])
     ann = from_qnetwork(params, meta)
     t0 = time.perf_counter()
-    cal = collect_observations(ann, game, calibration_frames, seed, progress=progress)
+    cal = collect_observations(ann, game, calibration_frames, seed, max_episode_steps=max_episode_steps,
+                               progress=progress)
     if "conversion" not in res:
         log(f"{game}: conversion stage ({held_out} held-out frames)")
-        held = collect_observations(ann, game, held_out * 8, seed + 1, progress=progress)[::8]
+        held = collect_observations(ann, game, held_out * 8, seed + 1, max_episode_steps=max_episode_steps,
+                                    progress=progress)[::8]
         res["conversion"] = _conversion_stage(ann, cal, held, log)
         res["conversion"]["seconds"] = time.perf_counter() - t0
         report.write_json(out, res)
@@ -182,10 +186,11 @@ def run_game(model: Path, out: Path, episodes: int, play_budget_s: float, seed: 
     log(f"{game}: play stage, paper's method at T = {t} ({episodes} episodes; predicted "
         f"{choice['predicted_s'][t]:.0f} s)")
     play = {"choice": dict(choice, time_steps=t, budget_s=play_budget_s),
-            "paper": _play(ann, cal, game, paper, t, episodes, seed, progress)}
+            "paper": _play(ann, cal, game, paper, t, episodes, seed, max_episode_steps, progress)}
     low = best_low_latency(res["conversion"]["curves"], game)
     log(f"{game}: play stage, {low['method']} at T = {low['time_steps']} ({low['why']})")
-    play["low_latency"] = _play(ann, cal, game, low, low["time_steps"], episodes, seed, progress)
+    play["low_latency"] = _play(ann, cal, game, low, low["time_steps"], episodes, seed,
+                                max_episode_steps, progress)
     play["seconds"] = time.perf_counter() - t1
     res["play"] = play
     report.write_json(out, res)
@@ -351,8 +356,8 @@ def replace_section(path: Path, text: str) -> None:
 
 
 def run(games: Sequence[str], models_dir: Path, results_dir: Path, results_md: Path, episodes: int = 10,
-        play_budget_s: float = 600.0, progress: bool = True, overwrite: bool = False,
-        log=functools.partial(print, flush=True)) -> dict:
+        play_budget_s: float = 240.0, progress: bool = True, overwrite: bool = False,
+        log=functools.partial(print, flush=True), **game_settings) -> dict:
     """Run (or resume) the benchmark on every game of `games` with a shipped model; rewrite the
     benchmark section of `results_md`; returns {game: results}."""
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -362,7 +367,7 @@ def run(games: Sequence[str], models_dir: Path, results_dir: Path, results_md: P
         out = results_dir / f"{g}.json"
         if model.is_file():
             results[g] = run_game(model, out, episodes, play_budget_s, progress=progress, overwrite=overwrite,
-                                  log=log)
+                                  log=log, **game_settings)
         elif out.exists():
             results[g] = json.loads(out.read_text())
     docs = results_md.parent / "docs"

@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           "RESULTS.md (resumable per game and stage)")
     bm.add_argument("--games", default="paper", help="'paper' (the 17 games of Table 1) or comma-separated ids")
     bm.add_argument("--episodes", type=int, default=10, help="episodes per agent (default %(default)s; paper: 50)")
-    bm.add_argument("--play-budget-s", type=float, default=300.0,
+    bm.add_argument("--play-budget-s", type=float, default=240.0,
                     help="predicted play time per game and agent that picks T (default %(default)s s)")
     bm.add_argument("--models", default="models", help="folder of <game>.npz (default %(default)s)")
     bm.add_argument("--results-dir", default="results/benchmark", help="per-game JSON (default %(default)s)")
