@@ -20,7 +20,7 @@ from pathlib import Path
 
 from snnjax import latency
 from snnjax.benchmark import BEGIN, END
-from snnjax.ship import _write_text
+from snnjax.io import write_text
 from snnjax.checkpoint import load_qnetwork
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
         text += "\n" + BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
     if NOTES in old:  # hand-written notes below the marker survive
         text += "\n" + NOTES + old.split(NOTES, 1)[1]
-    _write_text(out, text)
+    write_text(out, text)
     print(f"wrote {args.out}")
     return 0
 

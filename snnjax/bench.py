@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnjax import envs, report
+from snnjax.io import write_text
 from snnjax.compile import FastJit, fast_options_supported
 from snnjax.convert import convert, from_params
 from snnjax.models import NatureDQN, init_params, layer_specs
@@ -239,4 +240,4 @@ def write_section(path: Path, name: str, body: str) -> None:
         text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
+    write_text(path, text)

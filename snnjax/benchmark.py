@@ -37,6 +37,7 @@ from typing import Sequence
 import numpy as np
 
 from snnjax import latency, report, stats
+from snnjax.io import savefig, write_json, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
@@ -179,7 +180,7 @@ def run_game(model: Path, out: Path, episodes: int, play_budget_s: float, seed: 
                                     progress=progress)[::8]
         res["conversion"] = _conversion_stage(ann, cal, held, log)
         res["conversion"]["seconds"] = time.perf_counter() - t0
-        report.write_json(out, res)
+        write_json(out, res)
     t1 = time.perf_counter()
     t, choice = choose_t(float(np.mean(prov["evaluation"]["lengths"])), episodes, play_budget_s, log)
     paper = {"method": "paper", "percentile": 99.9, "channelwise": False, "initial_potential": 0.0, "readout": "robust"}
@@ -193,7 +194,7 @@ def run_game(model: Path, out: Path, episodes: int, play_budget_s: float, seed: 
                                 max_episode_steps, progress)
     play["seconds"] = time.perf_counter() - t1
     res["play"] = play
-    report.write_json(out, res)
+    write_json(out, res)
     return res
 
 
@@ -292,7 +293,7 @@ def figure1(agg: dict, path: Path) -> None:
     ax.set_title(f"Figure 1: SNN vs DQN on {len(pts)} games (Pearson r = {agg['pearson_r']:.3f})", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -342,8 +343,6 @@ def section(results: dict[str, dict], games: Sequence[str], figure: str | None, 
 def replace_section(path: Path, text: str) -> None:
     """Put `text` (which starts with BEGIN and ends with END) into `path` in place of the old
     section, or before the hand-written notes marker, or at the end; the rest is untouched."""
-    from snnjax.ship import _write_text
-
     old = path.read_text() if path.exists() else ""
     if BEGIN in old and END in old:
         new = old.split(BEGIN, 1)[0] + text.rstrip("\n") + old.split(END, 1)[1]
@@ -352,7 +351,7 @@ def replace_section(path: Path, text: str) -> None:
         new = head.rstrip("\n") + "\n\n" + text + "\n" + latency.NOTES + tail
     else:
         new = old.rstrip("\n") + ("\n\n" if old else "") + text
-    _write_text(path, new)
+    write_text(path, new)
 
 
 def run(games: Sequence[str], models_dir: Path, results_dir: Path, results_md: Path, episodes: int = 10,

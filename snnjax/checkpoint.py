@@ -17,7 +17,6 @@ Two formats:
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,11 @@ from typing import Any
 import jax
 import numpy as np
 
+from snnjax.io import atomic_write
+from snnjax.validate import ValidationError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(ValidationError):
     """A checkpoint that is missing, unreadable or does not fit."""
 
 
@@ -116,13 +118,7 @@ def save_qnetwork(path: str | Path, params: dict, meta: dict, int8: bool = False
                 arrays[f"{layer}/{name}"] = np.asarray(v, np.float32)
     meta = dict(meta, weights="int8-per-output-channel" if int8 else "float32")
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    with tmp.open("wb") as f:
-        (np.savez_compressed if int8 else np.savez)(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-    return path
+    return atomic_write(path, lambda f: (np.savez_compressed if int8 else np.savez)(f, **arrays))
 
 
 def load_qnetwork(path: str | Path) -> tuple[dict, dict]:
@@ -155,4 +151,31 @@ def load_qnetwork(path: str | Path) -> tuple[dict, dict]:
     missing = [n for n in meta.get("layers", []) if n not in params]
     if missing or "num_actions" not in meta or "network" not in meta:
         raise CheckpointError(f"checkpoint {str(path)!r} lacks layers {missing} or metadata")
+    check_architecture(path, params, meta)
     return params, meta
+
+
+def check_architecture(path, params: dict, meta: dict) -> None:
+    """Every kernel and bias has the shape the named architecture needs, and is finite."""
+    from snnjax.models import make_network
+
+    try:
+        net = make_network(meta["network"], int(meta["num_actions"]), meta.get("mlp_hidden", (64, 64)))
+        obs_shape = tuple(int(x) for x in meta["obs_shape"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} has unusable metadata: {exc}") from None
+    dummy = jax.ShapeDtypeStruct((1, *obs_shape), np.uint8 if len(obs_shape) == 3 else np.float32)
+    want = jax.eval_shape(lambda x: net.init(jax.random.key(0), x), dummy)["params"]
+    for layer, arrays in want.items():
+        for name, spec in arrays.items():
+            got = params.get(layer, {}).get(name)
+            if got is None:
+                raise CheckpointError(f"checkpoint {str(path)!r} lacks {layer}/{name}")
+            if tuple(got.shape) != tuple(spec.shape):
+                raise CheckpointError(f"checkpoint {str(path)!r}: {layer}/{name} has shape {tuple(got.shape)}, "
+                                      f"the {meta['network']} network needs {tuple(spec.shape)}")
+            if not bool(np.all(np.isfinite(np.asarray(got)))):
+                raise CheckpointError(f"checkpoint {str(path)!r}: {layer}/{name} holds NaN/inf values")
+    extra = sorted(set(params) - set(want))
+    if extra:
+        raise CheckpointError(f"checkpoint {str(path)!r} has layers {extra} the {meta['network']} network lacks")

@@ -14,20 +14,19 @@ from pathlib import Path
 import numpy as np
 
 
+DEFAULT_CHECKPOINT = "models/Breakout-v5.npz"  # the main job's model
+
+
 class UsageError(ValueError):
     """A bad argument value detected by the CLI itself."""
 
 
 def _known_errors():
-    from snnjax.checkpoint import CheckpointError
-    from snnjax.config import ConfigError
-    from snnjax.convert import ConvertError
-    from snnjax.envs import EnvError
-    from snnjax.evaluation import EvaluationError
-    from snnjax.snn import SimulationError
+    """Every error class that means bad input: all subclass ValidationError (snnjax.validate)."""
+    from snnjax.io import OutputError
+    from snnjax.validate import ValidationError
 
-    return (UsageError, ConfigError, EnvError, CheckpointError, ConvertError, EvaluationError,
-            SimulationError)
+    return (UsageError, ValidationError, OutputError)
 
 
 def cmd_train(args) -> int:
@@ -58,10 +57,21 @@ def _ints(text: str) -> list[int]:
 
 
 def _games(args) -> list[str]:
+    """The games asked for (envpool ids; "Pong" means "Pong-v5"). Sets args.checkpoint when it was
+    not given: models/<game>.npz for one --game, models/ for --games, else the main job's model."""
+    from snnjax.envs import check_env_id
+
     if args.games:
-        return [g.strip() for g in args.games.split(",") if g.strip()]
+        games = [check_env_id(g.strip()) for g in args.games.split(",") if g.strip()]
+        if not games:
+            raise UsageError(f"--games {args.games!r} names no game")
+        args.checkpoint = args.checkpoint or "models"
+        return games
     if args.game:
-        return [args.game]
+        game = check_env_id(args.game)
+        args.checkpoint = args.checkpoint or f"models/{game}.npz"
+        return [game]
+    args.checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
     from snnjax.checkpoint import load_qnetwork
 
     ckpt = Path(args.checkpoint)
@@ -71,23 +81,21 @@ def _games(args) -> list[str]:
 
 
 def _run(args, time_steps, percentiles) -> int:
-    from snnjax import report
+    from snnjax import io, report, validate
     from snnjax.experiment import run_grid
 
-    for t in time_steps:
-        if t < 1:
-            raise UsageError(f"--time-steps must be >= 1, got {t}")
-    if args.episodes < 1:
-        raise UsageError(f"--episodes must be >= 1, got {args.episodes}")
-    res = run_grid(args.checkpoint, _games(args), time_steps, percentiles, args.out,
+    time_steps = validate.time_steps(time_steps, "--time-steps")
+    validate.count(args.episodes, "--episodes")
+    games = _games(args)
+    res = run_grid(args.checkpoint, games, time_steps, percentiles, args.out,
                    episodes=args.episodes, readout=args.readout, eps=args.eps,
                    max_episode_steps=args.max_episode_steps, seed=args.seed,
                    calibration_frames=args.calibration_frames, channelwise=args.channelwise,
                    v_thr=args.v_thr, initial_potential=args.initial_potential,
-                   input_encoding=args.input_encoding, progress=not args.no_progress)
-    print(report.console_table(res["rows"]))
-    out = Path(args.out)
-    print(f"results: {out}  {out.with_suffix('.csv')}  {out.with_suffix('.md')}")
+                   input_encoding=args.input_encoding, progress=not args.no_progress,
+                   overwrite=args.overwrite, log=lambda m: print(m, file=sys.stderr))
+    print(report.console_table(res["rows_asked"]))
+    print("results: " + "  ".join(str(p) for p in io.outputs(args.out).values()))
     return 0
 
 
@@ -96,10 +104,11 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from snnjax import io
     from snnjax.plots import figure1
 
     code = _run(args, _ints(args.time_steps), _floats(args.percentiles))
-    for path in figure1(args.out):
+    for path in figure1(io.outputs(args.out)["json"]):
         print(f"figure: {path}")
     return code
 
@@ -107,11 +116,24 @@ def cmd_sweep(args) -> int:
 def cmd_convert(args) -> int:
     from snnjax.checkpoint import load_qnetwork
     from snnjax.convert import convert, from_qnetwork, save_snn
+    from snnjax import io, validate
+    from snnjax.envs import check_env_id
     from snnjax.evaluation import collect_observations
 
     params, meta = load_qnetwork(args.checkpoint)
+    game = check_env_id(args.game) if args.game else meta["env_id"]
+    validate.game_fits(game, meta["num_actions"], meta["obs_shape"], f"checkpoint {args.checkpoint!r}")
+    if args.percentile != "auto":
+        ps = _floats(args.percentile)
+        if len(ps) != 1:
+            raise UsageError(f"convert takes one --percentile (or 'auto'), got {args.percentile!r}; "
+                             "use `snnjax sweep -p ...` for several")
+        validate.percentile(ps[0])
+    validate.time_steps(args.auto_time_steps, "--auto-time-steps")
+    validate.count(args.calibration_frames, "--calibration-frames")
+    validate.positive(args.v_thr, "--v-thr")
+    io.make_parent(io.check_writable(args.out, "--out"), "--out")  # validation passed
     ann = from_qnetwork(params, meta)
-    game = args.game or meta["env_id"]
     cal = collect_observations(ann, game, args.calibration_frames, args.seed, progress=not args.no_progress)
     if args.percentile == "auto":
         from snnjax.convert import auto_percentile
@@ -121,7 +143,7 @@ def cmd_convert(args) -> int:
         print(f"conversion rate on calibration frames at T={args.auto_time_steps}: "
               + ", ".join(f"p={p}: {r:.3f}" for p, r in rates.items()) + f" -> p={percentile}")
     else:
-        percentile = _floats(args.percentile)[0]
+        percentile = ps[0]
     snn = convert(ann, cal, percentile, v_thr=args.v_thr, channelwise=args.channelwise)
     save_snn(args.out, snn, {"checkpoint": str(args.checkpoint), "game": game,
                              "calibration_frames": int(len(cal)), "channelwise": args.channelwise})
@@ -147,13 +169,14 @@ def cmd_export_nir(args) -> int:
 
 
 def cmd_latency(args) -> int:
-    from snnjax.latency import run
+    from snnjax.latency import output_paths, run
 
     run(args.checkpoint, args.game, args.percentile, args.out, frames=args.frames,
-        calibration_frames=args.calibration_frames, t_max=args.t_max, seed=args.seed)
-    out = Path(args.out)
-    print(out.with_suffix(".md").read_text())
-    print(f"results: {out}  {out.with_suffix('.md')}  {out.with_suffix('.png')}")
+        calibration_frames=args.calibration_frames, t_max=args.t_max, seed=args.seed,
+        progress=not args.no_progress)
+    paths = output_paths(args.out)
+    print(paths["md"].read_text())
+    print("results: " + "  ".join(str(p) for p in paths.values()))
     return 0
 
 
@@ -199,8 +222,17 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from snnjax import io, validate
     from snnjax.bench import run
 
+    validate.time_steps(_ints(args.time_steps), "--time-steps")
+    for name, text in (("--agents", args.agents), ("--episodes", args.episodes)):
+        vals = _ints(text)
+        if not vals:
+            raise UsageError(f"{name} names no value")
+        for v in vals:
+            validate.count(v, name, 1, 4096)
+    io.make_parent(io.check_writable(args.out, "--out"), "--out")
     md = run(args.out, _ints(args.time_steps), _ints(args.agents), _ints(args.episodes),
              update=not args.no_update, evaluation=not args.no_eval, note=args.note, dtype=args.dtype,
              section=args.section)
@@ -210,8 +242,8 @@ def cmd_bench(args) -> int:
 
 
 def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
-    p.add_argument("--checkpoint", default="models/Breakout-v5.npz",
-                   help="Q-network .npz, a run folder, or a folder of <game>.npz (default: %(default)s)")
+    p.add_argument("--checkpoint", help="Q-network .npz, a run folder, or a folder of <game>.npz (default: "
+                   f"models/<game>.npz with --game, models/ with --games, else {DEFAULT_CHECKPOINT})")
     p.add_argument("--game", help="envpool id (default: the checkpoint's game)")
     p.add_argument("--games", help="several games, comma-separated; --checkpoint is then a folder of <game>.npz")
     p.add_argument("--episodes", type=int, default=8, help="episodes per agent, one per env (default %(default)s; paper: 50)")
@@ -229,8 +261,11 @@ def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
                    help="V(0) in units of V_thr (0.5 = V_thr/2, Bu et al. 2022)")
     p.add_argument("--input-encoding", default="constant", choices=("constant", "if"),
                    help="constant current (paper) or IF-encoded input spikes (eq. 9-11)")
-    p.add_argument("--out", default=default_out, help="results JSON; .csv and .md are written beside it")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--out", default=default_out, help="results stem: STEM.json, STEM.csv and STEM.md are written "
+                   "(a .json/.csv/.md suffix is dropped first)")
+    p.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")
+    p.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                   help="no progress bars (also off when output is not a terminal)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", help="output folder (default runs/<env_id>-seed<seed>)")
     t.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its latest checkpoint")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                   help="no progress bars (also off when output is not a terminal)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="play a DQN and its SNN side by side (scores, conversion rates)")
@@ -271,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--v-thr", type=float, default=1.0, help="threshold V_thr")
     c.add_argument("--seed", type=int, default=0, help="calibration seed range")
     c.add_argument("--out", required=True, help="output .npz")
-    c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    c.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                   help="no progress bars (also off when output is not a terminal)")
     c.set_defaults(func=cmd_convert)
 
     x = sub.add_parser("export-nir", help="export a converted SNN (.npz from `convert`) to NIR")
@@ -290,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--calibration-frames", type=int, default=15000, help="frames for the percentiles")
     lt.add_argument("--t-max", type=int, default=1000, help="largest T")
     lt.add_argument("--seed", type=int, default=0, help="calibration seed range")
-    lt.add_argument("--out", default="results/latency.json", help="JSON; .md table and .png plot beside it")
+    lt.add_argument("--out", default="results/latency.json", help="results stem: STEM.json, STEM.md, STEM.png")
+    lt.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                    help="no progress bars (also off when output is not a terminal)")
     lt.set_defaults(func=cmd_latency)
 
     sh = sub.add_parser("ship", help="ship a finished training run into models/ (int8 Q-network, provenance, "
@@ -323,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--results-dir", default="results/benchmark", help="per-game JSON (default %(default)s)")
     bm.add_argument("--out", default="RESULTS.md", help="report whose benchmark section is rewritten")
     bm.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")
-    bm.add_argument("--no-progress", action="store_true", help="no progress bars")
+    bm.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                    help="no progress bars (also off when output is not a terminal)")
     bm.set_defaults(func=cmd_benchmark)
 
     b = sub.add_parser("bench", help="simulation speed vs matmul peak, update cost, evaluation throughput")

@@ -21,8 +21,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from snnjax.validate import ValidationError
 
-class ConfigError(ValueError):
+
+class ConfigError(ValidationError):
     """A bad configuration value or key."""
 
 
@@ -82,6 +84,11 @@ class TrainConfig:
             raise ConfigError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
         if self.network not in ("nature", "mlp"):
             raise ConfigError(f"network must be 'nature' or 'mlp', got {self.network!r}")
+        from snnjax.envs import MAX_RUN_SEED
+
+        if not 0 <= self.seed < MAX_RUN_SEED:
+            raise ConfigError(f"seed must be in [0, {MAX_RUN_SEED}) (each seed owns a range of env seeds), "
+                              f"got {self.seed}")
         if self.replay_capacity < self.batch_size:
             raise ConfigError(f"replay_capacity {self.replay_capacity} < batch_size {self.batch_size}")
 

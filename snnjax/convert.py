@@ -22,19 +22,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from snnjax import validate
+from snnjax.io import atomic_write
+from snnjax.validate import ValidationError, finite_array
 from snnjax.models import LayerSpec, input_scale, layer_specs, make_network
 from snnjax.snn import KINDS, SpikingNetwork, ann_forward, prepare_input, q_values
 
 
-class ConvertError(ValueError):
+class ConvertError(ValidationError):
     """Bad conversion input: percentile, calibration set, layer kinds."""
 
 
 def check_percentile(p: float) -> float:
-    p = float(p)
-    if not (0.0 < p <= 100.0) or math.isnan(p):
-        raise ConvertError(f"percentile must be in (0, 100], got {p}")
-    return p
+    try:
+        return validate.percentile(p)
+    except ValidationError as exc:
+        raise ConvertError(str(exc)) from None
 
 
 def from_params(params: dict, specs: Sequence[LayerSpec], obs_shape, input_layout: str,
@@ -117,6 +120,14 @@ class ActivationStats:
                                f"got {obs.shape}")
         if obs.shape[0] == 0:
             raise ConvertError("the calibration set is empty; give at least one observation")
+        try:
+            finite_array(obs, "calibration observations")
+        except ValidationError as exc:
+            raise ConvertError(str(exc)) from None
+        bad = [n for n, w, b in zip(net.names, net.weights, net.biases)
+               if not (np.all(np.isfinite(np.asarray(w))) and np.all(np.isfinite(np.asarray(b))))]
+        if bad:
+            raise ConvertError(f"layers {bad} hold NaN/inf weights or biases; nothing to convert")
         self.net, self.p_min, self.channelwise = net, p_min, channelwise
         self.num_frames = int(obs.shape[0])
         shapes = net.layer_shapes()
@@ -231,7 +242,7 @@ def save_snn(path, net: SpikingNetwork, extra: dict | None = None):
         arrays[f"{name}/padding"] = np.array("VALID")
         arrays[f"{name}/lambda"] = np.asarray(net.lambdas[l], np.float32)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_snn(path) -> SpikingNetwork:

@@ -28,6 +28,7 @@ import optax
 from snnjax import checkpoint, envs
 from snnjax.compile import FastJit
 from snnjax.config import ConfigError, TrainConfig
+from snnjax.io import write_json
 from snnjax.models import layer_specs, make_network, param_count
 from snnjax.replay import ReplayBuffer
 
@@ -205,7 +206,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     if overwrite and not resume and run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    write_json(run_dir / "config.json", cfg.to_dict(), indent=2)
 
     over = {"max_episode_steps": cfg.max_episode_steps} if cfg.max_episode_steps else {}
     obs_shape, num_actions = envs.env_info(cfg.env_id)
@@ -256,7 +257,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     next_ckpt = (step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
     checkpoints_written = 0
     key = state.key
-    bar = tqdm(total=cfg.total_steps, initial=step, disable=not progress, unit="step",
+    bar = tqdm(total=cfg.total_steps, initial=step, disable=None if progress else True, unit="step",
                desc=f"train {cfg.env_id}", mininterval=1.0)
 
     def save_checkpoint():
@@ -332,7 +333,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
         summary.update(eval_episodes=cfg.eval_episodes, eval_eps=cfg.eval_eps,
                        eval_return_mean=float(rets.mean()), eval_return_std=float(rets.std()),
                        eval_returns=rets.tolist(), eval_lengths=lens.tolist())
-    (run_dir / "eval.json").write_text(json.dumps(summary, indent=2))
+    write_json(run_dir / "eval.json", summary, indent=2)
     return summary
 
 

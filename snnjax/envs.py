@@ -17,12 +17,15 @@ import functools
 
 import numpy as np
 
+from snnjax.validate import ValidationError
+
 # Seed ranges: env i of a run with seed s gets BASE + s * SEEDS_PER_RUN + i, so training,
 # calibration (conversion) and evaluation never share a seed.
 SEEDS_PER_RUN = 100_000
 TRAIN_SEED_BASE = 0
 CALIBRATION_SEED_BASE = 1 << 29
 EVAL_SEED_BASE = 1 << 30
+MAX_RUN_SEED = (1 << 29) // SEEDS_PER_RUN  # run seeds are in [0, MAX_RUN_SEED)
 
 TRAIN_ATARI = dict(
     episodic_life=True, reward_clip=True, noop_max=30, frame_skip=4, stack_num=4,
@@ -32,7 +35,7 @@ TRAIN_ATARI = dict(
 EVAL_ATARI = dict(TRAIN_ATARI, episodic_life=False, reward_clip=False, max_episode_steps=4_500)
 
 
-class EnvError(ValueError):
+class EnvError(ValidationError):
     """Bad environment request (unknown game, bad sizes)."""
 
 
@@ -48,18 +51,30 @@ def is_atari(env_id: str) -> bool:
 
 
 def check_env_id(env_id: str) -> str:
-    """Return `env_id` if envpool knows it, else raise EnvError naming the closest ids."""
+    """The envpool id of `env_id`: itself if envpool knows it, `<name>-v5` for a bare Atari game
+    name ("Pong" -> "Pong-v5"); else EnvError naming the closest ids (also for Gym/ALE spellings
+    such as "PongNoFrameskip-v4" or "ALE/Pong-v5")."""
     ids = all_env_ids()
     if env_id in ids:
         return env_id
+    if f"{env_id}-v5" in ids:
+        return f"{env_id}-v5"
+    base = env_id.split("/")[-1]
+    for suffix in ("NoFrameskip-v4", "NoFrameskip-v0", "Deterministic-v4", "-v4", "-v0", "-v5"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    if f"{base}-v5" in ids:
+        raise EnvError(f"unknown game/env id {env_id!r}; envpool names this Atari game {base + '-v5'!r} "
+                       "(snnjax sets frame skip, sticky actions and no-op starts itself)")
     close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise EnvError(f"unknown game/env id {env_id!r}{hint} (envpool.list_all_envs() lists all {len(ids)})")
 
 
 def seeds(base: int, run_seed: int, num_envs: int) -> list[int]:
-    if not 0 <= run_seed < (1 << 29) // SEEDS_PER_RUN:
-        raise EnvError(f"seed {run_seed} out of range [0, {(1 << 29) // SEEDS_PER_RUN})")
+    if not 0 <= run_seed < MAX_RUN_SEED:
+        raise EnvError(f"seed {run_seed} out of range [0, {MAX_RUN_SEED})")
     start = base + run_seed * SEEDS_PER_RUN
     return list(range(start, start + num_envs))
 

@@ -24,10 +24,11 @@ import numpy as np
 
 from snnjax import envs, readout as ro
 from snnjax.compile import FastJit
+from snnjax.validate import MAX_TIME_STEPS, ValidationError
 from snnjax.snn import SpikingNetwork, auto_chunk, check_args, q_values, simulate_fn
 
 
-class EvaluationError(ValueError):
+class EvaluationError(ValidationError):
     """Bad evaluation request."""
 
 
@@ -51,6 +52,8 @@ class EvalSettings:
             raise EvaluationError(f"episodes must be >= 1, got {self.episodes}")
         if self.time_steps < 1:
             raise EvaluationError(f"time steps T must be >= 1, got {self.time_steps}")
+        if self.time_steps > MAX_TIME_STEPS:
+            raise EvaluationError(f"time steps T must be <= {MAX_TIME_STEPS}, got {self.time_steps}")
         if not 0 <= self.eps <= 1:
             raise EvaluationError(f"eps must be in [0, 1], got {self.eps}")
         if self.max_episode_steps < 1:
@@ -127,7 +130,15 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], settings
     decisions = np.zeros((P + 1, E), np.int64)
     sim_time = 0.0
     calls = 0
-    bar = tqdm(total=(P + 1) * E, disable=not progress, unit="ep", desc=f"eval {settings.env_id} T={settings.time_steps}")
+    # Progress in decisions (they move every step; episodes run in parallel and would all finish
+    # near the end). The total is the cap on every episode's length, an upper bound.
+    bar = tqdm(total=(P + 1) * E * settings.max_episode_steps, disable=None if progress else True, unit="dec",
+               desc=f"eval {settings.env_id} T={settings.time_steps}", mininterval=1.0)
+    finished = 0
+
+    def on_finished(n):
+        nonlocal finished
+        finished += n
 
     def policy(obs, active):
         nonlocal sim_time, calls
@@ -140,17 +151,20 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], settings
         act = active.reshape(P + 1, E)
         match[...] += m * act[:P, :, None, None]
         decisions[...] += act
+        bar.update(int(act.sum()))
         # Same exploration draws for env e of every agent: identical agents play identical games.
         explore = rng.random(E) < settings.eps
         rand = rng.integers(0, n_actions, E)
         greedy = np.concatenate([snn_act, dqn_act[-1:]], axis=0)
         chosen = np.where(explore[None, :], rand[None, :], greedy)
-        bar.set_postfix(dec_s=f"{decisions.sum() / max(sim_time, 1e-9):.0f}", refresh=False)
+        bar.set_postfix(episodes=f"{finished}/{(P + 1) * E}", dec_s=f"{decisions.sum() / max(sim_time, 1e-9):.0f}",
+                        refresh=False)
         return chosen.reshape(-1)
 
     t_start = time.perf_counter()
-    returns, lengths = envs.play_episodes(env, policy, (P + 1) * E, 1, progress=bar.update)
+    returns, lengths = envs.play_episodes(env, policy, (P + 1) * E, 1, progress=on_finished)
     wall = time.perf_counter() - t_start
+    bar.total = bar.n  # every episode has ended: the bar ends full
     bar.close()
     env.close()
     returns = returns[:, 0].reshape(P + 1, E)
@@ -188,7 +202,7 @@ def collect_observations(ann: SpikingNetwork, env_id: str, num_frames: int, seed
     out = np.zeros((num_frames, *ann.obs_shape), np.uint8 if ann.input_layout == "chw" else np.float32)
     n = 0
     obs, _ = env.reset()
-    bar = tqdm(total=num_frames, disable=not progress, desc="calibration frames", unit="frame")
+    bar = tqdm(total=num_frames, disable=None if progress else True, desc="calibration frames", unit="frame")
     while n < num_frames:
         active = np.flatnonzero(~tracker.resetting)[: num_frames - n]
         out[n:n + len(active)] = obs[active]

@@ -11,17 +11,15 @@ so Ctrl-C loses nothing already finished.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from snnjax import envs, report
+from snnjax import envs, io, report, validate
 from snnjax.checkpoint import CheckpointError, load_qnetwork
-from snnjax.convert import ActivationStats, check_percentile, from_qnetwork, normalize
+from snnjax.convert import ActivationStats, from_qnetwork, normalize
 from snnjax.evaluation import EvalSettings, EvaluationError, collect_observations, evaluate
 
 
@@ -34,17 +32,6 @@ def resolve_checkpoint(checkpoint: str | Path, game: str) -> Path:
                 return cand
         raise CheckpointError(f"no Q-network for {game} in folder {str(p)!r} (looked for {game}.npz, qnetwork.npz)")
     return p
-
-
-def check_output(path: Path) -> None:
-    """Fail before any long work if `path` cannot be written."""
-    parent = path.parent if str(path.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EvaluationError(f"output folder {str(parent)!r} cannot be created: {exc.strerror}") from None
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise EvaluationError(f"output path {str(path)!r} is not writable")
 
 
 def diagnostics(population, percentiles, frames, time_steps: int, n: int = 32) -> dict:
@@ -61,81 +48,122 @@ def diagnostics(population, percentiles, frames, time_steps: int, n: int = 32) -
     return out
 
 
+PROTOCOL_KEYS = ("episodes", "readout", "eps", "max_episode_steps", "seed", "initial_potential", "input_encoding",
+                 "percentiles", "calibration_frames", "channelwise", "v_thr")
+
+
+def validate_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percentiles: Sequence[float],
+                  out, **proto) -> tuple[list[int], list[float], dict]:
+    """Every check of a grid run, before anything is computed or written. Returns (T list,
+    percentile list, {game: (params, meta)})."""
+    time_steps = validate.time_steps(time_steps)
+    percentiles = validate.percentiles(percentiles)
+    if not games:
+        raise EvaluationError("no game given")
+    EvalSettings(games[0], time_steps=time_steps[0], **{k: proto[k] for k in (
+        "episodes", "readout", "eps", "max_episode_steps", "seed", "initial_potential", "input_encoding")})
+    validate.count(proto["calibration_frames"], "calibration frames")
+    validate.positive(proto["v_thr"], "v_thr")
+    for path in io.outputs(out).values():
+        io.check_writable(path)
+    loaded = {}
+    for g in games:
+        envs.check_env_id(g)
+        path = resolve_checkpoint(checkpoint, g)
+        params, meta = load_qnetwork(path)
+        validate.game_fits(g, meta["num_actions"], meta["obs_shape"], f"checkpoint {str(path)!r}")
+        loaded[g] = (params, meta)
+    return time_steps, percentiles, loaded
+
+
 def run_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percentiles: Sequence[float],
              out: str | Path, episodes: int = 10, readout: str = "robust", eps: float = 0.05,
              max_episode_steps: int = 4500, seed: int = 0, calibration_frames: int = 15000,
              channelwise: bool = False, v_thr: float = 1.0, initial_potential: float = 0.0,
-             input_encoding: str = "constant", progress: bool = True, log=print) -> dict:
-    """Evaluate DQN vs SNN for every game x T x percentile; returns the results dict."""
-    out = Path(out)
-    time_steps = sorted({int(t) for t in time_steps})
-    percentiles = sorted({check_percentile(p) for p in percentiles})
-    if not time_steps or time_steps[0] < 1:
-        raise EvaluationError(f"time steps T must be >= 1, got {time_steps}")
-    # Validate everything cheap before any long work.
-    proto = dict(episodes=episodes, readout=readout, eps=eps, max_episode_steps=max_episode_steps,
-                 seed=seed, initial_potential=initial_potential, input_encoding=input_encoding)
-    EvalSettings(games[0] if games else "", time_steps=time_steps[0], **proto)
-    if calibration_frames < 1:
-        raise EvaluationError(f"calibration frames must be >= 1, got {calibration_frames}")
-    check_output(out)
-    loaded = {}
-    for g in games:
-        envs.check_env_id(g)
-        params, meta = load_qnetwork(resolve_checkpoint(checkpoint, g))
-        _, n_actions = envs.env_info(g)
-        if meta["num_actions"] != n_actions:
-            raise EvaluationError(f"checkpoint for {g} has {meta['num_actions']} actions but {g} has "
-                                  f"{n_actions}; use a checkpoint trained on {g}")
-        loaded[g] = (params, meta)
+             input_encoding: str = "constant", progress: bool = True, overwrite: bool = False,
+             log=print) -> dict:
+    """Evaluate DQN vs SNN for every game x T x percentile; returns the results dict.
 
-    settings = dict(proto, time_steps=time_steps, percentiles=percentiles, calibration_frames=calibration_frames,
-                    channelwise=channelwise, v_thr=v_thr)
-    results = {"settings": settings, "games": {}}
-    if out.exists():
-        try:
-            old = json.loads(out.read_text())
-        except json.JSONDecodeError:
-            old = {}
-        if old.get("settings") == json.loads(json.dumps(settings)):
-            results = old
-            log(f"resuming {out}: finished entries are kept")
+    Outputs: `<stem>.json` (everything), `<stem>.csv` and `<stem>.md` (regenerated from the JSON),
+    where `<stem>` is `out` without a .json/.csv/.md/.png suffix. A stored JSON made with the same
+    protocol keeps every finished (game, T) entry, also those outside this grid, and only the
+    missing ones are computed; one made with another protocol is refused (naming the differing
+    settings) unless `overwrite`. A corrupt JSON is moved aside with a warning.
+    """
+    games = [envs.check_env_id(g) for g in games]
+    proto = dict(episodes=episodes, readout=readout, eps=eps, max_episode_steps=max_episode_steps, seed=seed,
+                 initial_potential=initial_potential, input_encoding=input_encoding,
+                 calibration_frames=calibration_frames, channelwise=channelwise, v_thr=v_thr)
+    time_steps, percentiles, loaded = validate_grid(checkpoint, games, time_steps, percentiles, out, **proto)
+    paths = io.outputs(out)
+    settings = dict(proto, percentiles=percentiles)
+    results = io.load_results(paths["json"], warn=log)
+    if results is not None:
+        diff = io.settings_diff({k: results["settings"].get(k) for k in PROTOCOL_KEYS}, settings)
+        if diff and not overwrite:
+            raise EvaluationError(f"{str(paths['json'])!r} holds results made with other settings ("
+                                  + "; ".join(diff) + "): pass another --out, or --overwrite to replace them")
+        if diff:
+            results = None
+        else:
+            log(f"resuming {paths['json']}: finished entries are kept")
+    if results is None:
+        results = {"settings": settings, "games": {}}
+    results["settings"] = dict(settings, time_steps=sorted(
+        {int(t) for e in results["games"].values() for t in e["runs"]} | set(time_steps)))
     results["versions"] = report.versions()
-    csv_path = out.with_suffix(".csv")
-    rows = []
+    for path in paths.values():
+        io.make_parent(path)
     for g in games:
         params, meta = loaded[g]
         entry = results["games"].setdefault(g, {"runs": {}, "checkpoint": str(resolve_checkpoint(checkpoint, g)),
                                                 "train_env": meta.get("env_id")})
         todo = [t for t in time_steps if str(t) not in entry["runs"]]
-        if todo:
-            ann = from_qnetwork(params, meta)
-            t0 = time.perf_counter()
-            cal = collect_observations(ann, g, calibration_frames, seed, eps, max_episode_steps=max_episode_steps,
-                                       progress=progress)
-            stats = ActivationStats(ann, cal, p_min=percentiles[0], channelwise=channelwise)
-            population = [normalize(ann, stats.lambdas(p), v_thr, p) for p in percentiles]
-            entry["calibration"] = {"frames": int(len(cal)), "seconds": time.perf_counter() - t0,
-                                    "lambdas": {str(p): [np.asarray(x).tolist() for x in stats.lambdas(p)]
-                                                for p in percentiles}}
-            entry["diagnostics"] = diagnostics(population, percentiles, cal, time_steps[-1])
-            for t in todo:
-                s = EvalSettings(g, time_steps=t, cr_times=tuple(x for x in time_steps if x < t), **proto)
-                res = evaluate(ann, population, s, progress=progress)
-                run = {"dqn": res["dqn"], "times": res["times"], "timing": res["timing"], "agents": {}}
-                for p, agent in zip(percentiles, res["agents"]):
-                    summary = report.summarize(agent, res["dqn"])
-                    run["agents"][str(p)] = dict(agent, summary=summary)
-                    row = dict(summary, game=g, time_steps=t, percentile=p, readout=readout, episodes=episodes,
-                               decisions_per_s=round(res["timing"]["decisions_per_s"], 2))
-                    report.append_csv(csv_path, row)
-                entry["runs"][str(t)] = run
-                report.write_json(out, results)
-        for t in time_steps:
-            for p in percentiles:
-                summary = entry["runs"][str(t)]["agents"][str(p)]["summary"]
-                rows.append(dict(summary, game=g, time_steps=t, percentile=p))
-    out.with_suffix(".md").write_text(report.markdown_table(rows))
-    results["rows"] = rows
+        if not todo:
+            continue
+        ann = from_qnetwork(params, meta)
+        t0 = time.perf_counter()
+        cal = collect_observations(ann, g, calibration_frames, seed, eps, max_episode_steps=max_episode_steps,
+                                   progress=progress)
+        stats = ActivationStats(ann, cal, p_min=percentiles[0], channelwise=channelwise)
+        population = [normalize(ann, stats.lambdas(p), v_thr, p) for p in percentiles]
+        entry["calibration"] = {"frames": int(len(cal)), "seconds": time.perf_counter() - t0,
+                                "lambdas": {str(p): [np.asarray(x).tolist() for x in stats.lambdas(p)]
+                                            for p in percentiles}}
+        entry["diagnostics"] = diagnostics(population, percentiles, cal, time_steps[-1])
+        eval_proto = {k: proto[k] for k in ("episodes", "readout", "eps", "max_episode_steps", "seed",
+                                            "initial_potential", "input_encoding")}
+        for t in todo:
+            s = EvalSettings(g, time_steps=t, cr_times=tuple(x for x in time_steps if x < t), **eval_proto)
+            res = evaluate(ann, population, s, progress=progress)
+            run = {"dqn": res["dqn"], "times": res["times"], "timing": res["timing"], "agents": {}}
+            for p, agent in zip(percentiles, res["agents"]):
+                run["agents"][str(p)] = dict(agent, summary=report.summarize(agent, res["dqn"]))
+            entry["runs"][str(t)] = run
+            write_outputs(results, paths)
+    results["rows"] = write_outputs(results, paths)
+    results["rows_asked"] = [r for r in results["rows"] if r["game"] in games and r["time_steps"] in time_steps]
     return results
 
+
+def rows_of(results: dict) -> list[dict]:
+    """One row per stored (game, T, percentile), in game, T, percentile order."""
+    rows = []
+    st = results["settings"]
+    for g, entry in results["games"].items():
+        for t in sorted(entry["runs"], key=int):
+            run = entry["runs"][t]
+            for p in sorted(run["agents"], key=float):
+                rows.append(dict(run["agents"][p]["summary"], game=g, time_steps=int(t), percentile=float(p),
+                                 readout=st["readout"], episodes=st["episodes"],
+                                 decisions_per_s=round(run["timing"]["decisions_per_s"], 2)))
+    return rows
+
+
+def write_outputs(results: dict, paths: dict[str, Path]) -> list[dict]:
+    """JSON, then the CSV and Markdown regenerated from it; each atomically."""
+    io.write_json(paths["json"], {k: v for k, v in results.items() if not k.startswith("rows")})
+    rows = rows_of(results)
+    report.write_csv(paths["csv"], rows)
+    io.write_text(paths["md"], report.markdown_table(rows))
+    return rows

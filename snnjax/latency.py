@@ -17,7 +17,6 @@ each method reaches the paper's T = 500 conversion rate (Table 2, robust readout
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
@@ -25,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnjax import report
+from snnjax import validate
+from snnjax.io import check_writable, make_parent, output_stem, savefig, write_json, write_text
 from snnjax.convert import ActivationStats, auto_percentile, normalize
 from snnjax.diagnostics import CASES, error_analysis
 from snnjax.snn import q_values, simulate
@@ -35,7 +36,7 @@ NOTES = "<!-- notes: kept when this file is regenerated -->"  # RESULTS.md: hand
 
 def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, auto_t: int = 50,
                       candidates=(99.0, 99.9, 99.99, 99.999, 100.0), diag_frames: int = 64,
-                      diag_times=(10, 50, 500), log=print) -> dict:
+                      diag_times=(10, 50, 500), log=print, progress: bool = False) -> dict:
     """{"methods": {method: {"percentile": p, "cr": [CR at each T of the grid <= t_max]}},
     "diagnostics": the paper's error analysis (`snnjax.diagnostics`) of the paper's method on the
     first `diag_frames` frames at each T of `diag_times` <= t_max}."""
@@ -51,6 +52,10 @@ def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, 
                "auto-p": (p_auto, False, 0.0, "robust"), "all": (p_auto_cw, True, 0.5, "robust")}
     out = {"times": list(times), "frames": int(len(frames)), "diag_frames": min(diag_frames, len(frames)),
            "methods": {}}
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(methods) * len(frames), unit="frame", desc=f"latency study, T up to {times[-1]}",
+               disable=None if progress else True)
     for name, (p, cw, v0, readout) in methods.items():
         snn = normalize(ann, stats[cw].lambdas(p), 1.0, p)
         res = simulate(snn, frames, times[-1], times=times[:-1], initial_potential=v0)
@@ -58,9 +63,11 @@ def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, 
         cr = (acts == target[:, None]).mean(0)
         out["methods"][name] = {"percentile": p, "channelwise": cw, "initial_potential": v0,
                                 "readout": readout, "cr": cr.tolist()}
+        bar.update(len(frames))
         log(f"{name:<13} p={p:<7} " + " ".join(f"{c:.3f}" for c in cr))
         if name == "paper" and diag_frames:
             out["diagnostics"] = error_analysis(snn, frames[:diag_frames], [t for t in diag_times if t <= t_max])
+    bar.close()
     return out
 
 
@@ -144,28 +151,43 @@ def plot(game: str, res: dict, path: Path) -> None:
     ax.set_title(f"{game}: conversion rate against T")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    savefig(fig, path, dpi=110)
     plt.close(fig)
 
 
+def output_paths(out: str | Path) -> dict[str, Path]:
+    stem = output_stem(out)
+    return {k: stem.with_name(f"{stem.name}.{k}") for k in ("json", "md", "png")}
+
+
 def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames: int = 256,
-        calibration_frames: int = 15000, t_max: int = 1000, seed: int = 0, log=print) -> dict:
+        calibration_frames: int = 15000, t_max: int = 1000, seed: int = 0, progress: bool = False,
+        log=print) -> dict:
+    """The latency study of one Q-network file; writes STEM.json, STEM.md and STEM.png."""
     from snnjax.checkpoint import load_qnetwork
     from snnjax.convert import from_qnetwork
+    from snnjax.envs import check_env_id
     from snnjax.evaluation import collect_observations
 
     params, meta = load_qnetwork(checkpoint)
-    game = game or meta["env_id"]
+    game = check_env_id(game) if game else meta["env_id"]
+    validate.game_fits(game, meta["num_actions"], meta["obs_shape"], f"checkpoint {str(checkpoint)!r}")
+    validate.percentile(percentile)
+    validate.count(frames, "held-out frames")
+    validate.count(calibration_frames, "calibration frames")
+    validate.time_steps(t_max, "t_max")
+    paths = output_paths(out)
+    for p in paths.values():
+        check_writable(p)
+    make_parent(paths["json"])  # validation passed: the folder is the first thing made
     ann = from_qnetwork(params, meta)
-    calib = collect_observations(ann, game, calibration_frames, seed)
-    held = collect_observations(ann, game, frames * 8, seed + 1)[::8]  # other seeds, spread out
-    res = conversion_curves(ann, calib, held, percentile, t_max, log=log)
+    calib = collect_observations(ann, game, calibration_frames, seed, progress=progress)
+    held = collect_observations(ann, game, frames * 8, seed + 1, progress=progress)[::8]  # other seeds, spread out
+    res = conversion_curves(ann, calib, held, percentile, t_max, log=log, progress=progress)
     res.update(game=game, checkpoint=str(checkpoint),
                settings={"frames": frames, "calibration_frames": calibration_frames,
                          "percentile": percentile, "t_max": t_max})
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1))
-    out.with_suffix(".md").write_text(markdown(game, res, percentile))
-    plot(game, res, out.with_suffix(".png"))
+    write_json(paths["json"], res)
+    write_text(paths["md"], markdown(game, res, percentile))
+    plot(game, res, paths["png"])
     return res

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from snnjax import stats
+from snnjax.io import savefig
 
 
 def figure1(results_json: str | Path) -> list[Path]:
@@ -65,7 +66,7 @@ def figure1(results_json: str | Path) -> list[Path]:
         fig.suptitle(f"{game}: SNN vs DQN ({res['settings']['episodes']} episodes per point)")
         fig.tight_layout()
         path = results_json.with_name(f"{results_json.stem}_{game}.png")
-        fig.savefig(path, dpi=110)
+        savefig(fig, path, dpi=110)
         plt.close(fig)
         paths.append(path)
     return paths

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import importlib.metadata
-import json
 import platform
 from pathlib import Path
 
 import numpy as np
 
 from snnjax import stats
+from snnjax.io import atomic_write
 
 DATA = Path(__file__).parent / "data"
 CSV_FIELDS = ("game", "time_steps", "percentile", "readout", "episodes", "dqn_mean", "dqn_std",
@@ -53,19 +53,14 @@ def summarize(agent: dict, dqn: dict) -> dict:
     return out
 
 
-def append_csv(path: Path, row: dict) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """The CSV of a results file, regenerated from its rows (never appended), atomically."""
+    def write(f):
         w = csv.DictWriter(f, CSV_FIELDS, extrasaction="ignore")
-        if new:
-            w.writeheader()
-        w.writerow(row)
+        w.writeheader()
+        w.writerows(rows)
 
-
-def write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    tmp.replace(path)
+    atomic_write(path, write, "w")
 
 
 def _pct(x) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 from snnjax import envs, report, stats
 from snnjax.checkpoint import CheckpointError, load_qnetwork, save_qnetwork
 from snnjax.dqn import evaluate_qnetwork
+from snnjax.io import write_json, write_text
 from snnjax.models import make_network
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -77,15 +78,6 @@ def _summary(scores, lengths=None) -> dict:
     return out
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-
-
 def ship(run_dir: str | Path, models_dir: str | Path = MODELS, episodes: int = 20,
          qnetwork: str | Path | None = None, log=print) -> dict:
     """Ship the run in `run_dir` (config.json, eval.json, log.csv and qnetwork.npz, or the
@@ -132,7 +124,7 @@ def ship(run_dir: str | Path, models_dir: str | Path = MODELS, episodes: int = 2
         # side, measured away from zero so that negative scores such as Pong's widen too).
         "regression": dict(REGRESSION, scores=reg, band=regression_band(reg)),
     }
-    _write_text(models_dir / f"{game}.json", json.dumps(prov, indent=1, default=float))
+    write_json(models_dir / f"{game}.json", prov)
     write_index(models_dir)
     log(f"{game}: shipped {dst} ({dst.stat().st_size / 1e6:.2f} MB): {stats.fmt_pm(*stats.mean_std(rets))} "
         f"(float32 {stats.fmt_pm(*stats.mean_std(fp_rets))}) vs random {stats.fmt_pm(*stats.mean_std(rnd))}, "
@@ -194,4 +186,4 @@ def write_index(models_dir: str | Path = MODELS) -> None:
     t1 = report.paper_table(1)
     rows = [_row(m, t1.get(m["game"])) for m in
             (json.loads(p.read_text()) for p in sorted(models_dir.glob("*.json")))]
-    _write_text(models_dir / "README.md", INDEX_HEAD + "\n".join(rows) + "\n")
+    write_text(models_dir / "README.md", INDEX_HEAD + "\n".join(rows) + "\n")

@@ -26,12 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnjax import readout as ro
+from snnjax.validate import MAX_TIME_STEPS, ValidationError, finite_array
 
 KINDS = ("conv", "dense")
 ENCODINGS = ("constant", "if")
 
 
-class SimulationError(ValueError):
+class SimulationError(ValidationError):
     """Bad simulation input: time steps, shapes, dtypes, options."""
 
 
@@ -289,8 +290,8 @@ def simulate_one_chunked(net: SpikingNetwork, obs: jax.Array, time_steps: int,
 
 def check_args(net: SpikingNetwork, obs, time_steps, times, input_encoding, initial_potential):
     """Validate simulation arguments; returns the normalized `times` tuple."""
-    if not isinstance(time_steps, (int, np.integer)) or time_steps < 1:
-        raise SimulationError(f"time_steps must be an integer >= 1, got {time_steps!r}")
+    if not isinstance(time_steps, (int, np.integer)) or not 1 <= time_steps <= MAX_TIME_STEPS:
+        raise SimulationError(f"time_steps must be an integer in [1, {MAX_TIME_STEPS}], got {time_steps!r}")
     times = tuple(int(t) for t in times) if times else (int(time_steps),)
     if any(t < 1 or t > time_steps for t in times) or list(times) != sorted(set(times)):
         raise SimulationError(f"readout times must be strictly increasing in [1, {time_steps}], got {times}")
@@ -308,6 +309,11 @@ def check_args(net: SpikingNetwork, obs, time_steps, times, input_encoding, init
     dtype = np.dtype(getattr(obs, "dtype", np.float32))
     if not (dtype == np.uint8 or np.issubdtype(dtype, np.floating)):
         raise SimulationError(f"observations must be uint8 or floating point, got dtype {dtype}")
+    if not isinstance(obs, jax.core.Tracer):
+        try:
+            finite_array(obs, "observations")
+        except ValidationError as exc:
+            raise SimulationError(str(exc)) from None
     return times
 
 

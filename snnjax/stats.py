@@ -7,6 +7,7 @@ standard deviation (ddof=1), as score tables usually report.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import stats as sps
@@ -32,7 +33,9 @@ def welch_p(a, b) -> float:
         return float("nan")
     if np.all(a == a[0]) and np.all(b == b[0]):
         return 1.0 if a[0] == b[0] else 0.0
-    return float(sps.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # near-constant samples: scipy warns about precision loss
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(sps.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def pearson_r(x, y) -> float:

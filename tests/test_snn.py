@@ -135,7 +135,8 @@ def test_synaptic_ops_and_fanout(nature):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(time_steps=0), "time_steps must be an integer >= 1"),
+    (dict(time_steps=0), r"time_steps must be an integer in \[1, 10000\], got 0"),
+    (dict(time_steps=10001), "got 10001"),
     (dict(time_steps=5, times=(6,)), "readout times"),
     (dict(time_steps=5, input_encoding="poisson"), "input_encoding"),
 ])

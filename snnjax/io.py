@@ -1,0 +1,139 @@
+"""Results files that are never lost: atomic writes, one output stem, corrupt files kept aside.
+
+Every results file snnjax writes (JSON, CSV, Markdown, plots, benchmark tables, converted
+networks, Q-networks) goes through `atomic_write`: the bytes go to a temporary file in the same
+folder, are fsync'ed, and the temporary file is renamed over the target, so a crash leaves
+either the old file or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+RESULT_SUFFIXES = (".json", ".csv", ".md", ".png")
+
+
+class OutputError(ValueError):
+    """An output path that cannot be written."""
+
+
+def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
+    """Call write(f) on a temporary file beside `path`, fsync it, rename it onto `path`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with tmp.open(mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda f: f.write(text), "w")
+
+
+def _finite(obj):
+    """NaN and inf as null: strict JSON (json.dumps would write bare NaN tokens)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "item") and hasattr(obj, "ndim") and obj.ndim == 0:  # numpy / jax scalars
+        return _finite(obj.item())
+    if hasattr(obj, "tolist"):
+        return _finite(obj.tolist())
+    return obj
+
+
+def write_json(path: str | Path, obj, indent: int = 1) -> Path:
+    """Strict JSON (NaN/inf written as null), atomically."""
+    return write_text(path, json.dumps(_finite(obj), indent=indent, allow_nan=False) + "\n")
+
+
+def savefig(fig, path: str | Path, **kwargs) -> Path:
+    path = Path(path)
+    return atomic_write(path, lambda f: fig.savefig(f, format=path.suffix.lstrip(".") or "png", **kwargs))
+
+
+def output_stem(out: str | Path) -> Path:
+    """The one stem every output kind is derived from: `r.json`, `r.md`, `r.csv` and `r` all give
+    `r`, so `--out r.md` never writes JSON into `r.md`."""
+    out = Path(out)
+    return out.with_suffix("") if out.suffix.lower() in RESULT_SUFFIXES else out
+
+
+def outputs(out: str | Path) -> dict[str, Path]:
+    """{kind: path} for the JSON, CSV and Markdown results of one `--out`."""
+    stem = output_stem(out)
+    return {kind: stem.with_name(stem.name + "." + kind) for kind in ("json", "csv", "md")}
+
+
+def check_writable(path: str | Path, what: str = "output") -> Path:
+    """Fail early, creating nothing, if `path` cannot be written: it is a folder, or its folder
+    cannot be created (an existing ancestor is a file or not writable)."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{what} path {str(path)!r} is a folder; give a file name")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError(f"{what} path {str(path)!r} is not writable")
+    parent = path.parent if str(path.parent) else Path(".")
+    anc = parent
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir():
+        raise OutputError(f"{what} folder {str(parent)!r} cannot be created: {str(anc)!r} is a file")
+    if not os.access(anc, os.W_OK):
+        raise OutputError(f"{what} folder {str(parent)!r} cannot be created or written ({str(anc)!r} is read-only)")
+    return path
+
+
+def make_parent(path: str | Path, what: str = "output") -> Path:
+    """Create the folder of `path` (after validation); OutputError when the system refuses."""
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{what} folder {str(parent)!r} cannot be created: {exc.strerror}") from None
+    return Path(path)
+
+
+def load_results(path: str | Path, warn=None) -> dict | None:
+    """A results JSON written by snnjax (a dict with "settings"), or None when there is none.
+
+    A corrupt or foreign file is never silently replaced: it is renamed to
+    `<name>.corrupt-<timestamp>` with a warning, and None is returned."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        obj = json.loads(path.read_text())
+        if isinstance(obj, dict) and isinstance(obj.get("settings"), dict):
+            return obj
+        why = "not a snnjax results file (no settings)"
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        why = f"not valid JSON ({type(exc).__name__})"
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    backup = path.with_name(f"{path.name}.corrupt-{stamp}")
+    path.replace(backup)
+    (warn or (lambda m: print(m, file=sys.stderr)))(
+        f"snnjax: warning: {str(path)!r} is {why}; moved aside to {str(backup)!r}, starting afresh")
+    return None
+
+
+def settings_diff(stored: dict, wanted: dict) -> list[str]:
+    """Human-readable differences between two settings dicts (JSON round-tripped)."""
+    a, b = json.loads(json.dumps(_finite(stored))), json.loads(json.dumps(_finite(wanted)))
+    return [f"{k}: stored {a.get(k)!r}, asked {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]

@@ -1,0 +1,111 @@
+"""Every user-facing value is checked here, before any expensive work and before anything is
+written: each check raises `ValidationError` naming the bad value and what is allowed.
+
+The commands (`snnjax.cli`) and the Python API (`experiment.run_grid`, `latency.run`,
+`benchmark.run`, `snn.simulate`, `convert.convert`) call these same functions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+
+# The paper's largest T is 500 and latency studies go to 1,000; 10,000 steps of a Nature-DQN
+# SNN is already minutes per decision batch on a CPU.
+MAX_TIME_STEPS = 10_000
+
+
+class ValidationError(ValueError):
+    """A bad value given by the user."""
+
+
+def time_steps(values: int | Iterable[int], name: str = "time steps T") -> list[int]:
+    """Integers in [1, MAX_TIME_STEPS]; returns them sorted and de-duplicated."""
+    vals = [values] if isinstance(values, (int, np.integer, float, str)) else list(values)
+    out = []
+    for v in vals:
+        try:
+            t = int(v)
+            ok = float(v) == t
+        except (TypeError, ValueError):
+            ok = False
+        if not ok or not 1 <= t <= MAX_TIME_STEPS:
+            raise ValidationError(f"{name} must be integers in [1, {MAX_TIME_STEPS}], got {v!r}")
+        out.append(t)
+    if not out:
+        raise ValidationError(f"{name}: at least one value is needed")
+    return sorted(set(out))
+
+
+def percentile(p) -> float:
+    """A percentile in (0, 100]."""
+    try:
+        p = float(p)
+    except (TypeError, ValueError):
+        raise ValidationError(f"percentile must be a number in (0, 100], got {p!r}") from None
+    if math.isnan(p) or not 0.0 < p <= 100.0:
+        raise ValidationError(f"percentile must be in (0, 100], got {p}")
+    return p
+
+
+def percentiles(values: Iterable) -> list[float]:
+    out = sorted({percentile(p) for p in values})
+    if not out:
+        raise ValidationError("percentiles: at least one value is needed")
+    return out
+
+
+def count(value, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """An integer in [minimum, maximum]."""
+    try:
+        v = int(value)
+        ok = float(value) == v
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or v < minimum or (maximum is not None and v > maximum):
+        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValidationError(f"{name} must be an integer {allowed}, got {value!r}")
+    return v
+
+
+def probability(value, name: str) -> float:
+    v = float(value)
+    if math.isnan(v) or not 0.0 <= v <= 1.0:
+        raise ValidationError(f"{name} must be in [0, 1], got {value!r}")
+    return v
+
+
+def finite(value, name: str) -> float:
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValidationError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def positive(value, name: str) -> float:
+    v = finite(value, name)
+    if v <= 0:
+        raise ValidationError(f"{name} must be > 0, got {value!r}")
+    return v
+
+
+def finite_array(x, name: str = "observations") -> None:
+    """No NaN or inf in a concrete array (uint8 arrays always pass)."""
+    a = np.asarray(x)
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise ValidationError(f"{name} hold {bad} NaN/inf values; snnjax needs finite inputs")
+
+
+def game_fits(game: str, num_actions: int, obs_shape: Sequence[int], source: str = "the checkpoint") -> None:
+    """The game's action count and observation shape equal the network's."""
+    from snnjax import envs
+
+    shape, n = envs.env_info(game)
+    if n != num_actions:
+        raise ValidationError(f"{source} has {num_actions} actions but {game} has {n}; use a network "
+                              f"trained on {game}")
+    if tuple(shape) != tuple(obs_shape):
+        raise ValidationError(f"{source} expects observations {tuple(obs_shape)}, {game} gives {tuple(shape)}")
