@@ -13,7 +13,6 @@ which each method reaches the paper's T=500 conversion rate), one table per game
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -57,14 +56,10 @@ readout), reached by our SNN against our DQN.
 
 def study(model: Path, results_dir: Path, p: float, frames: int, calib: int, t_max: int) -> dict:
     out = results_dir / f"latency_{model.stem}.json"
-    want = {"frames": frames, "calibration_frames": calib, "percentile": p, "t_max": t_max}
-    if out.exists():
-        old = json.loads(out.read_text())
-        if old.get("settings") == want:
-            print(f"{model.stem}: reusing {out}")
-            return old
-    print(f"{model.stem}: latency study ({frames} frames, T up to {t_max})", flush=True)
-    return latency.run(model, None, p, out, frames=frames, calibration_frames=calib, t_max=t_max)
+    print(f"{model.stem}: latency study ({frames} frames, T up to {t_max}) -> {out}", flush=True)
+    # The same study already in `out` is reused; one with other settings is recomputed.
+    return latency.run(model, None, p, out, frames=frames, calibration_frames=calib, t_max=t_max,
+                       overwrite=True)
 
 
 def main(argv=None) -> int:

@@ -173,7 +173,7 @@ def cmd_latency(args) -> int:
 
     run(args.checkpoint, args.game, args.percentile, args.out, frames=args.frames,
         calibration_frames=args.calibration_frames, t_max=args.t_max, seed=args.seed,
-        progress=not args.no_progress)
+        progress=not args.no_progress, overwrite=args.overwrite)
     paths = output_paths(args.out)
     print(paths["md"].read_text())
     print("results: " + "  ".join(str(p) for p in paths.values()))
@@ -328,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--t-max", type=int, default=1000, help="largest T")
     lt.add_argument("--seed", type=int, default=0, help="calibration seed range")
     lt.add_argument("--out", default="results/latency.json", help="results stem: STEM.json, STEM.md, STEM.png")
+    lt.add_argument("--overwrite", action="store_true", help="replace a stored study made with other settings")
     lt.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
                     help="no progress bars (also off when output is not a terminal)")
     lt.set_defaults(func=cmd_latency)

@@ -25,7 +25,7 @@ import numpy as np
 
 from snnjax import report
 from snnjax import validate
-from snnjax.io import check_writable, make_parent, output_stem, savefig, write_json, write_text
+from snnjax.io import check_writable, load_results, make_parent, output_stem, settings_diff, savefig, write_json, write_text
 from snnjax.convert import ActivationStats, auto_percentile, normalize
 from snnjax.diagnostics import CASES, error_analysis
 from snnjax.snn import q_values, simulate
@@ -162,8 +162,11 @@ def output_paths(out: str | Path) -> dict[str, Path]:
 
 def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames: int = 256,
         calibration_frames: int = 15000, t_max: int = 1000, seed: int = 0, progress: bool = False,
-        log=print) -> dict:
-    """The latency study of one Q-network file; writes STEM.json, STEM.md and STEM.png."""
+        overwrite: bool = False, log=print) -> dict:
+    """The latency study of one Q-network file; writes STEM.json, STEM.md and STEM.png.
+
+    A stored study with the same checkpoint, game and settings is returned as it is; one with
+    other settings is refused unless `overwrite` (a corrupt one is moved aside)."""
     from snnjax.checkpoint import load_qnetwork
     from snnjax.convert import from_qnetwork
     from snnjax.envs import check_env_id
@@ -179,14 +182,24 @@ def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames
     paths = output_paths(out)
     for p in paths.values():
         check_writable(p)
+    settings = {"frames": frames, "calibration_frames": calibration_frames, "percentile": percentile,
+                "t_max": t_max, "seed": seed}
+    old = load_results(paths["json"], warn=log)
+    if old is not None:
+        diff = settings_diff(dict(old["settings"], game=old.get("game"), checkpoint=old.get("checkpoint")),
+                             dict(settings, game=game, checkpoint=str(checkpoint)))
+        if not diff:
+            log(f"{paths['json']} already holds this study: reusing it")
+            return old
+        if not overwrite:
+            raise validate.ValidationError(f"{str(paths['json'])!r} holds a latency study with other settings ("
+                                           + "; ".join(diff) + "): pass another --out, or --overwrite")
     make_parent(paths["json"])  # validation passed: the folder is the first thing made
     ann = from_qnetwork(params, meta)
     calib = collect_observations(ann, game, calibration_frames, seed, progress=progress)
     held = collect_observations(ann, game, frames * 8, seed + 1, progress=progress)[::8]  # other seeds, spread out
     res = conversion_curves(ann, calib, held, percentile, t_max, log=log, progress=progress)
-    res.update(game=game, checkpoint=str(checkpoint),
-               settings={"frames": frames, "calibration_frames": calibration_frames,
-                         "percentile": percentile, "t_max": t_max})
+    res.update(game=game, checkpoint=str(checkpoint), settings=settings)
     write_json(paths["json"], res)
     write_text(paths["md"], markdown(game, res, percentile))
     plot(game, res, paths["png"])
