@@ -18,12 +18,11 @@ import sys
 from pathlib import Path
 
 from snnjax import latency
-from snnjax.benchmark import BEGIN, END
-from snnjax.io import write_text
+from snnjax.benchmark import replace_section
 from snnjax.checkpoint import load_qnetwork
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTES = latency.NOTES
+LATENCY_BEGIN, LATENCY_END = "<!-- latency:begin -->", "<!-- latency:end -->"
 
 INTRO = """# Results: low-latency conversion (latency study)
 
@@ -92,13 +91,10 @@ def main(argv=None) -> int:
                         se=100 * (0.9 * 0.1 / args.frames) ** 0.5, p=args.percentile,
                         headline=latency.headline(results, args.percentile))
     text += "\n## Conversion rate (%) against T, per game\n\n" + "\n".join(sections)
-    out = Path(args.out)
-    old = out.read_text() if out.exists() else ""
-    if BEGIN in old and END in old:  # the benchmark section (`snnjax benchmark`) survives
-        text += "\n" + BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END + "\n"
-    if NOTES in old:  # hand-written notes below the marker survive
-        text += "\n" + NOTES + old.split(NOTES, 1)[1]
-    write_text(out, text)
+    # Only this study's section is rewritten; the benchmark and QCFS sections and the
+    # hand-written notes below the notes marker survive.
+    replace_section(Path(args.out), LATENCY_BEGIN + "\n" + text.rstrip("\n") + "\n" + LATENCY_END + "\n",
+                    LATENCY_BEGIN, LATENCY_END)
     print(f"wrote {args.out}")
     return 0
 

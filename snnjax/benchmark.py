@@ -340,12 +340,12 @@ def section(results: dict[str, dict], games: Sequence[str], figure: str | None, 
     return "\n".join(lines) + "\n"
 
 
-def replace_section(path: Path, text: str) -> None:
-    """Put `text` (which starts with BEGIN and ends with END) into `path` in place of the old
+def replace_section(path: Path, text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Put `text` (which starts with `begin` and ends with `end`) into `path` in place of the old
     section, or before the hand-written notes marker, or at the end; the rest is untouched."""
     old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        new = old.split(BEGIN, 1)[0] + text.rstrip("\n") + old.split(END, 1)[1]
+    if begin in old and end in old:
+        new = old.split(begin, 1)[0] + text.rstrip("\n") + old.split(end, 1)[1]
     elif latency.NOTES in old:
         head, tail = old.split(latency.NOTES, 1)
         new = head.rstrip("\n") + "\n\n" + text + "\n" + latency.NOTES + tail

@@ -93,7 +93,7 @@ def _run(args, time_steps, percentiles) -> int:
                    calibration_frames=args.calibration_frames, channelwise=args.channelwise,
                    v_thr=args.v_thr, initial_potential=args.initial_potential,
                    input_encoding=args.input_encoding, progress=not args.no_progress,
-                   overwrite=args.overwrite, log=lambda m: print(m, file=sys.stderr))
+                   overwrite=args.overwrite, qcfs=args.qcfs, log=lambda m: print(m, file=sys.stderr))
     print(report.console_table(res["rows_asked"]))
     print("results: " + "  ".join(str(p) for p in io.outputs(args.out).values()))
     return 0
@@ -173,10 +173,36 @@ def cmd_latency(args) -> int:
 
     run(args.checkpoint, args.game, args.percentile, args.out, frames=args.frames,
         calibration_frames=args.calibration_frames, t_max=args.t_max, seed=args.seed,
-        progress=not args.no_progress, overwrite=args.overwrite)
+        progress=not args.no_progress, overwrite=args.overwrite, qcfs=args.qcfs)
     paths = output_paths(args.out)
     print(paths["md"].read_text())
     print("results: " + "  ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    from snnjax import io, qcfs, validate
+    from snnjax.checkpoint import load_qnetwork
+    from snnjax.convert import from_qnetwork
+    from snnjax.envs import check_env_id
+    from snnjax.evaluation import collect_observations
+
+    params, meta = load_qnetwork(args.checkpoint)
+    game = check_env_id(args.game) if args.game else meta["env_id"]
+    validate.game_fits(game, meta["num_actions"], meta["obs_shape"], f"checkpoint {args.checkpoint!r}")
+    validate.count(args.levels, "--levels", 1, 1024)
+    validate.count(args.steps, "--steps")
+    validate.count(args.frames, "--frames", args.batch_size)
+    validate.positive(args.lr, "--lr")
+    io.make_parent(io.check_writable(args.out, "--out"), "--out")
+    ann = from_qnetwork(params, meta)
+    frames = collect_observations(ann, game, args.frames, args.seed, progress=not args.no_progress)
+    tuned, clips, hist = qcfs.finetune(ann, frames, args.levels, args.steps, args.batch_size, args.lr,
+                                       channelwise=args.channelwise, seed=args.seed, progress=not args.no_progress)
+    qcfs.save(args.out, tuned, clips, dict(meta, env_id=game, teacher=str(args.checkpoint)), args.levels,
+              dict(hist, frames=int(len(frames)), steps=args.steps, batch_size=args.batch_size, lr=args.lr))
+    print(f"wrote {args.out}: QCFS L={args.levels}, clip values "
+          + ", ".join(f"{float(np.mean(np.asarray(c))):.3g}" for c in clips))
     return 0
 
 
@@ -264,6 +290,8 @@ def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--out", default=default_out, help="results stem: STEM.json, STEM.csv and STEM.md are written "
                    "(a .json/.csv/.md suffix is dropped first)")
     p.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")
+    p.add_argument("--qcfs", help="QCFS network of the game (`snnjax finetune`): play its conversion (threshold = "
+                   "clip value, V(0) = V_thr/2) against the DQN of --checkpoint")
     p.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
                    help="no progress bars (also off when output is not a terminal)")
 
@@ -329,9 +357,26 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--seed", type=int, default=0, help="calibration seed range")
     lt.add_argument("--out", default="results/latency.json", help="results stem: STEM.json, STEM.md, STEM.png")
     lt.add_argument("--overwrite", action="store_true", help="replace a stored study made with other settings")
+    lt.add_argument("--qcfs", help="QCFS network of the game (`snnjax finetune`), added as the method 'qcfs'")
     lt.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
                     help="no progress bars (also off when output is not a terminal)")
     lt.set_defaults(func=cmd_latency)
+
+    ft = sub.add_parser("finetune", help="conversion-aware fine-tuning: distil the DQN into QCFS activations "
+                                         "(L levels, trainable clip values) for SNNs at T = L")
+    ft.add_argument("--checkpoint", required=True, help="the DQN (Q-network .npz)")
+    ft.add_argument("--game", help="envpool id (default: the checkpoint's game)")
+    ft.add_argument("--levels", type=int, default=8, help="quantization levels L = the SNN's T (default %(default)s)")
+    ft.add_argument("--steps", type=int, default=2000, help="Adam steps (default %(default)s)")
+    ft.add_argument("--batch-size", type=int, default=64)
+    ft.add_argument("--lr", type=float, default=1e-4, help="weight learning rate (clip values: 1e-3)")
+    ft.add_argument("--frames", type=int, default=15000, help="frames of the DQN's own play (calibration seeds)")
+    ft.add_argument("--channelwise", action="store_true", help="one clip value per channel")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--out", required=True, help="output Q-network .npz with its clip values")
+    ft.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
+                    help="no progress bars (also off when output is not a terminal)")
+    ft.set_defaults(func=cmd_finetune)
 
     sh = sub.add_parser("ship", help="ship a finished training run into models/ (int8 Q-network, provenance, "
                                      "scores beside a random agent, regression band)")

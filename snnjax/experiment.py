@@ -49,7 +49,7 @@ def diagnostics(population, percentiles, frames, time_steps: int, n: int = 32) -
 
 
 PROTOCOL_KEYS = ("episodes", "readout", "eps", "max_episode_steps", "seed", "initial_potential", "input_encoding",
-                 "percentiles", "calibration_frames", "channelwise", "v_thr")
+                 "percentiles", "calibration_frames", "channelwise", "v_thr", "method", "qcfs", "levels")
 
 
 def validate_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percentiles: Sequence[float],
@@ -81,7 +81,7 @@ def run_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percen
              max_episode_steps: int = 4500, seed: int = 0, calibration_frames: int = 15000,
              channelwise: bool = False, v_thr: float = 1.0, initial_potential: float = 0.0,
              input_encoding: str = "constant", progress: bool = True, overwrite: bool = False,
-             log=print) -> dict:
+             qcfs: str | Path | None = None, log=print) -> dict:
     """Evaluate DQN vs SNN for every game x T x percentile; returns the results dict.
 
     Outputs: `<stem>.json` (everything), `<stem>.csv` and `<stem>.md` (regenerated from the JSON),
@@ -89,14 +89,30 @@ def run_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percen
     protocol keeps every finished (game, T) entry, also those outside this grid, and only the
     missing ones are computed; one made with another protocol is refused (naming the differing
     settings) unless `overwrite`. A corrupt JSON is moved aside with a warning.
+
+    qcfs: a QCFS fine-tuned network (`snnjax finetune`) of the one game: the SNN agents are its
+    conversion (thresholds from its clip values, V(0) = V_thr / 2; `percentiles` set only the
+    output layer's lambda), played against the original DQN of `checkpoint`.
     """
     games = [envs.check_env_id(g) for g in games]
+    qnet = None
+    if qcfs is not None:
+        from snnjax import qcfs as qcfs_mod
+
+        if len(games) != 1:
+            raise EvaluationError(f"a QCFS network belongs to one game; got {len(games)} games")
+        qnet = qcfs_mod.load(qcfs)
+        if qnet[3]["env_id"] != games[0]:
+            raise EvaluationError(f"QCFS network {str(qcfs)!r} was fine-tuned on {qnet[3]['env_id']}, not {games[0]}")
+        initial_potential = 0.5  # the QCFS conversion: V(0) = V_thr / 2
     proto = dict(episodes=episodes, readout=readout, eps=eps, max_episode_steps=max_episode_steps, seed=seed,
                  initial_potential=initial_potential, input_encoding=input_encoding,
                  calibration_frames=calibration_frames, channelwise=channelwise, v_thr=v_thr)
     time_steps, percentiles, loaded = validate_grid(checkpoint, games, time_steps, percentiles, out, **proto)
     paths = io.outputs(out)
     settings = dict(proto, percentiles=percentiles)
+    if qnet is not None:
+        settings.update(method="qcfs", qcfs=str(qcfs), levels=qnet[2])
     results = io.load_results(paths["json"], warn=log)
     if results is not None:
         diff = io.settings_diff({k: results["settings"].get(k) for k in PROTOCOL_KEYS}, settings)
@@ -125,11 +141,14 @@ def run_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percen
         t0 = time.perf_counter()
         cal = collect_observations(ann, g, calibration_frames, seed, eps, max_episode_steps=max_episode_steps,
                                    progress=progress)
-        stats = ActivationStats(ann, cal, p_min=percentiles[0], channelwise=channelwise)
-        population = [normalize(ann, stats.lambdas(p), v_thr, p) for p in percentiles]
+        if qnet is None:
+            stats = ActivationStats(ann, cal, p_min=percentiles[0], channelwise=channelwise)
+            population = [normalize(ann, stats.lambdas(p), v_thr, p) for p in percentiles]
+        else:
+            population = [qcfs_mod.to_snn(qnet[0], qnet[1], cal, p) for p in percentiles]
         entry["calibration"] = {"frames": int(len(cal)), "seconds": time.perf_counter() - t0,
-                                "lambdas": {str(p): [np.asarray(x).tolist() for x in stats.lambdas(p)]
-                                            for p in percentiles}}
+                                "lambdas": {str(p): [np.asarray(x).tolist() for x in net.lambdas]
+                                            for p, net in zip(percentiles, population)}}
         entry["diagnostics"] = diagnostics(population, percentiles, cal, time_steps[-1])
         eval_proto = {k: proto[k] for k in ("episodes", "readout", "eps", "max_episode_steps", "seed",
                                             "initial_potential", "input_encoding")}

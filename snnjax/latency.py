@@ -30,13 +30,13 @@ from snnjax.convert import ActivationStats, auto_percentile, normalize
 from snnjax.diagnostics import CASES, error_analysis
 from snnjax.snn import q_values, simulate
 
-GRID = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+GRID = (1, 2, 4, 5, 8, 10, 16, 20, 50, 100, 200, 500, 1000)  # 4, 8, 16: the QCFS study's T
 NOTES = "<!-- notes: kept when this file is regenerated -->"  # RESULTS.md: hand-written notes below
 
 
 def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, auto_t: int = 50,
                       candidates=(99.0, 99.9, 99.99, 99.999, 100.0), diag_frames: int = 64,
-                      diag_times=(10, 50, 500), log=print, progress: bool = False) -> dict:
+                      diag_times=(10, 50, 500), log=print, progress: bool = False, qcfs_net=None) -> dict:
     """{"methods": {method: {"percentile": p, "cr": [CR at each T of the grid <= t_max]}},
     "diagnostics": the paper's error analysis (`snnjax.diagnostics`) of the paper's method on the
     first `diag_frames` frames at each T of `diag_times` <= t_max}."""
@@ -50,6 +50,10 @@ def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, 
     methods = {"paper": (percentile, False, 0.0, "robust"), "paper-normal": (percentile, False, 0.0, "normal"),
                "v0-half": (percentile, False, 0.5, "robust"), "channelwise": (percentile, True, 0.0, "robust"),
                "auto-p": (p_auto, False, 0.0, "robust"), "all": (p_auto_cw, True, 0.5, "robust")}
+    if qcfs_net is not None:  # (fine-tuned network, clips, L): thresholds = clips, V(0) = V_thr / 2
+        from snnjax.qcfs import to_snn
+
+        methods["qcfs"] = (percentile, False, 0.5, "robust")
     out = {"times": list(times), "frames": int(len(frames)), "diag_frames": min(diag_frames, len(frames)),
            "methods": {}}
     from tqdm.auto import tqdm
@@ -57,12 +61,15 @@ def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, 
     bar = tqdm(total=len(methods) * len(frames), unit="frame", desc=f"latency study, T up to {times[-1]}",
                disable=None if progress else True)
     for name, (p, cw, v0, readout) in methods.items():
-        snn = normalize(ann, stats[cw].lambdas(p), 1.0, p)
+        snn = (to_snn(qcfs_net[0], qcfs_net[1], calib, p) if name == "qcfs"
+               else normalize(ann, stats[cw].lambdas(p), 1.0, p))
         res = simulate(snn, frames, times[-1], times=times[:-1], initial_potential=v0)
         acts = np.asarray(getattr(res, f"{readout}_t").argmax(-1))  # [N, K]
         cr = (acts == target[:, None]).mean(0)
         out["methods"][name] = {"percentile": p, "channelwise": cw, "initial_potential": v0,
                                 "readout": readout, "cr": cr.tolist()}
+        if name == "qcfs":
+            out["methods"][name]["levels"] = int(qcfs_net[2])
         bar.update(len(frames))
         log(f"{name:<13} p={p:<7} " + " ".join(f"{c:.3f}" for c in cr))
         if name == "paper" and diag_frames:
@@ -162,11 +169,12 @@ def output_paths(out: str | Path) -> dict[str, Path]:
 
 def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames: int = 256,
         calibration_frames: int = 15000, t_max: int = 1000, seed: int = 0, progress: bool = False,
-        overwrite: bool = False, log=print) -> dict:
+        overwrite: bool = False, qcfs: str | Path | None = None, log=print) -> dict:
     """The latency study of one Q-network file; writes STEM.json, STEM.md and STEM.png.
 
     A stored study with the same checkpoint, game and settings is returned as it is; one with
-    other settings is refused unless `overwrite` (a corrupt one is moved aside)."""
+    other settings is refused unless `overwrite` (a corrupt one is moved aside). `qcfs`: a QCFS
+    network of this game (`snnjax finetune`), added as the method "qcfs"."""
     from snnjax.checkpoint import load_qnetwork
     from snnjax.convert import from_qnetwork
     from snnjax.envs import check_env_id
@@ -183,7 +191,15 @@ def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames
     for p in paths.values():
         check_writable(p)
     settings = {"frames": frames, "calibration_frames": calibration_frames, "percentile": percentile,
-                "t_max": t_max, "seed": seed}
+                "t_max": t_max, "seed": seed, "grid": list(GRID)}
+    qnet = None
+    if qcfs is not None:
+        from snnjax.qcfs import load as load_qcfs
+
+        qnet = load_qcfs(qcfs)
+        if qnet[3]["env_id"] != game:
+            raise validate.ValidationError(f"QCFS network {str(qcfs)!r} was fine-tuned on {qnet[3]['env_id']}, not {game}")
+        settings["qcfs"] = str(qcfs)
     old = load_results(paths["json"], warn=log)
     if old is not None:
         diff = settings_diff(dict(old["settings"], game=old.get("game"), checkpoint=old.get("checkpoint")),
@@ -198,7 +214,7 @@ def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames
     ann = from_qnetwork(params, meta)
     calib = collect_observations(ann, game, calibration_frames, seed, progress=progress)
     held = collect_observations(ann, game, frames * 8, seed + 1, progress=progress)[::8]  # other seeds, spread out
-    res = conversion_curves(ann, calib, held, percentile, t_max, log=log, progress=progress)
+    res = conversion_curves(ann, calib, held, percentile, t_max, log=log, progress=progress, qcfs_net=qnet)
     res.update(game=game, checkpoint=str(checkpoint), settings=settings)
     write_json(paths["json"], res)
     write_text(paths["md"], markdown(game, res, percentile))
