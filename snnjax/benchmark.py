@@ -354,9 +354,44 @@ def replace_section(path: Path, text: str, begin: str = BEGIN, end: str = END) -
     write_text(path, new)
 
 
+def throughput_markdown(models_dir: Path, results: dict[str, dict], games: Sequence[str]) -> str:
+    """BENCHMARKS.md section: per-game training wall time and throughput (from the shipped
+    provenance and training log) and this benchmark's evaluation throughput."""
+    import csv
+
+    lines = ["## The 17-game campaign and benchmark: measured throughput", "",
+             "Training: from each shipped model's provenance (`models/<game>.json`) and log; rates are the "
+             "median of the logged rates after learning starts (the machine was shared with other work "
+             "during most runs, so these are lower bounds of an idle machine). Evaluation: the benchmark "
+             "run of `snnjax benchmark` (SNN and DQN agents side by side, decisions/s of the whole step).", "",
+             "| game | frames | updates | train wall h | agent steps/s (median) | updates/s (median) "
+             "| benchmark T | eval decisions/s | low-latency T | eval decisions/s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for g in games:
+        prov = models_dir / f"{g}.json"
+        if not prov.exists():
+            continue
+        m = json.loads(prov.read_text())
+        sps = ups = float("nan")
+        log = models_dir / "logs" / f"{g}.log.csv"
+        if log.exists():
+            with log.open() as f:
+                rows = [r for r in csv.DictReader(f) if float(r["ups"] or 0) > 0]
+            if rows:
+                sps = float(np.median([float(r["env_sps"]) for r in rows]))
+                ups = float(np.median([float(r["ups"]) for r in rows]))
+        play = results.get(g, {}).get("play")
+        ev = (f"{play['paper']['time_steps']} | {play['paper']['timing']['decisions_per_s']:.1f} | "
+              f"{play['low_latency']['time_steps']} | {play['low_latency']['timing']['decisions_per_s']:.1f}"
+              if play else "- | - | - | -")
+        lines.append(f"| {g} | {m['frames']:,} | {m['updates']:,} | {m['train_wall_s'] / 3600:.2f} | {sps:.0f} "
+                     f"| {ups:.1f} | {ev} |")
+    return "\n".join(lines) + "\n"
+
+
 def run(games: Sequence[str], models_dir: Path, results_dir: Path, results_md: Path, episodes: int = 10,
         play_budget_s: float = 240.0, progress: bool = True, overwrite: bool = False,
-        log=functools.partial(print, flush=True), **game_settings) -> dict:
+        log=functools.partial(print, flush=True), benchmarks_md: Path | None = None, **game_settings) -> dict:
     """Run (or resume) the benchmark on every game of `games` with a shipped model; rewrite the
     benchmark section of `results_md`; returns {game: results}."""
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -377,4 +412,8 @@ def run(games: Sequence[str], models_dir: Path, results_dir: Path, results_md: P
         figure1(agg, docs / "benchmark_figure1.png")
         fig = "docs/benchmark_figure1.png"
     replace_section(results_md, section(results, games, fig, "snnjax benchmark --games paper"))
+    if benchmarks_md is not None:
+        from snnjax.bench import write_section
+
+        write_section(benchmarks_md, "campaign", throughput_markdown(models_dir, results, games))
     return results

@@ -242,7 +242,8 @@ def cmd_benchmark(args) -> int:
         raise UsageError(f"--play-budget-s must be > 0, got {args.play_budget_s}")
     games = campaign.resolve_games(args.games)
     benchmark.run(games, Path(args.models), Path(args.results_dir), Path(args.out), args.episodes,
-                  args.play_budget_s, progress=not args.no_progress, overwrite=args.overwrite)
+                  args.play_budget_s, progress=not args.no_progress, overwrite=args.overwrite,
+                  benchmarks_md=Path(args.benchmarks))
     print(f"wrote the benchmark section of {args.out}; per-game results in {args.results_dir}")
     return 0
 
@@ -407,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--models", default="models", help="folder of <game>.npz (default %(default)s)")
     bm.add_argument("--results-dir", default="results/benchmark", help="per-game JSON (default %(default)s)")
     bm.add_argument("--out", default="RESULTS.md", help="report whose benchmark section is rewritten")
+    bm.add_argument("--benchmarks", default="BENCHMARKS.md",
+                    help="file whose 'campaign' section gets the training and evaluation throughput")
     bm.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")
     bm.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
                     help="no progress bars (also off when output is not a terminal)")

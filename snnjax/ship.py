@@ -154,8 +154,9 @@ the shipped one's ("float32" column).
 **One recipe for the 17-game campaign** (`configs/campaign.toml`, used unchanged for every
 game): Nature CNN, Double DQN, 3-step returns, Adam 1e-4, Huber loss, 8 envs under the training
 protocol, replay 100k, one update per 4 agent steps, epsilon 1 -> 0.01 over 100k agent steps,
-target copy every 1,000 updates; budget 250k agent steps = 1M frames and 62.5k updates per
-game (about 20 minutes on the idle 2-core machine of session 3; the file says why each choice).
+target copy every 1,000 updates; budget 250k agent steps = 1M frames and 57.5k updates per
+game (about 20 minutes on an idle 2-core machine of session 3, 43 minutes beside other work;
+the file says why each choice).
 Breakout and Pong were trained earlier with larger budgets (`configs/atari_cpu.toml`: 2.4M
 and 1.5M frames), which their rows show. A game whose DQN does not beat the random agent
 (Welch p < 0.05) is shipped and marked "no" in the last column, never dropped.
