@@ -49,6 +49,26 @@ def finetune(model: Path, out: Path, levels: int, steps: int, frames: int) -> No
               dict(hist, frames=frames, steps=steps))
 
 
+def ann_agreement(model: Path, qpath: Path, frames: int) -> float:
+    """How often the QCFS ANN itself (no spikes) picks the DQN's greedy action on the latency
+    study's held-out frames: the ceiling of its SNN at T = L (quantization + distillation error)."""
+    import jax
+    import jax.numpy as jnp
+
+    from snnjax import qcfs
+    from snnjax.convert import from_qnetwork
+    from snnjax.evaluation import collect_observations
+    from snnjax.snn import q_values
+
+    params, meta = load_qnetwork(model)
+    ann = from_qnetwork(params, meta)
+    held = jnp.asarray(collect_observations(ann, meta["env_id"], frames * 8, 1)[::8])  # latency.run's frames
+    tuned, clips, levels, _ = qcfs.load(qpath)
+    dqn = jnp.argmax(jax.vmap(lambda o: q_values(ann, o))(held), -1)
+    student = jnp.argmax(jax.vmap(lambda o: qcfs.forward(tuned, clips, levels, o))(held), -1)
+    return float(jnp.mean(dqn == student))
+
+
 def timing(times) -> dict[int, float]:
     """Measured seconds per decision at every T (batch 16, fast path) on this machine."""
     return {t: benchmark.seconds_per_decision(t, 16) for t in times}
@@ -100,6 +120,8 @@ def section(results: dict, levels: int, steps: int, secs: dict) -> str:
         for name, m in c["methods"].items():
             lines.append(f"| {'**qcfs**' if name == 'qcfs' else name} | "
                          + " | ".join(f"{100 * x:.1f}" for x in m["cr"]) + " |")
+        lines += ["", f"The QCFS ANN itself (quantized activations, no spikes) agrees with the DQN on "
+                      f"{100 * r['ann_cr']:.1f}% of these frames: the ceiling for its SNN at T = L = {levels}."]
         hit = latency.smallest_t(times, c["methods"]["qcfs"]["cr"], target) if target is not None else None
         if target is not None:
             lines += ["", f"Paper's T = 500 conversion rate for {game}: {100 * target:.1f}%; `qcfs` reaches it at "
@@ -145,7 +167,8 @@ def main(argv=None) -> int:
         from snnjax import qcfs
 
         ft = qcfs.load(qpath)[3]["finetune"]
-        results[game] = {"curves": curves, "play": play, "finetune": ft}
+        results[game] = {"curves": curves, "play": play, "finetune": ft,
+                         "ann_cr": ann_agreement(model, qpath, curves["frames"])}
         docs = Path(args.out).parent / "docs"
         docs.mkdir(exist_ok=True)
         plot(game, curves, secs, docs / f"qcfs_time_{game}.png")
