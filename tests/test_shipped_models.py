@@ -40,3 +40,24 @@ def test_shipped_model_reproduces_recorded_band(model):
 def test_regression_band_by_hand():
     assert regression_band([15.0, 21.0]) == pytest.approx([11.0, 26.2])  # Breakout's recorded band
     assert regression_band([-20.0, -15.0]) == pytest.approx([-25.0, -11.0])  # negative scores widen too
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda p: p.stem)
+def test_flax_network_and_converter_compute_the_same_q_values(model):
+    """The trainer's Flax module and the converter's layer list are one network: same Q-values on
+    the shipped weights (observations: random uint8 frames or random vectors)."""
+    import jax
+
+    from snnjax.checkpoint import load_qnetwork
+    from snnjax.convert import from_qnetwork
+    from snnjax.ship import network_of
+    from snnjax.snn import q_values
+
+    params, meta = load_qnetwork(model)
+    rng = np.random.default_rng(0)
+    shape = (8, *meta["obs_shape"])
+    obs = rng.integers(0, 256, shape, dtype=np.uint8) if meta["network"] == "nature" else rng.normal(size=shape).astype(np.float32)
+    flax_q = np.asarray(network_of(meta).apply({"params": params}, obs))
+    conv_q = np.asarray(jax.vmap(lambda o: q_values(from_qnetwork(params, meta), o))(obs))
+    np.testing.assert_allclose(conv_q, flax_q, rtol=1e-4, atol=1e-4 * np.abs(flax_q).max())
+    assert (conv_q.argmax(-1) == flax_q.argmax(-1)).all()
