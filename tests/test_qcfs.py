@@ -87,3 +87,19 @@ def test_load_refuses_a_plain_q_network():
 
     with pytest.raises(CheckpointError, match="not a QCFS network"):
         qcfs.load(ROOT / "models" / "CartPole-v1.npz")
+
+
+def test_channelwise_clips_finetune_and_convert(cartpole):
+    """One clip value per channel: trained per channel, and the conversion takes them as
+    per-channel thresholds (eq. 16 with vector lambdas)."""
+    from snnjax.snn import simulate
+
+    ann, frames = cartpole
+    tuned, clips, hist = qcfs.finetune(ann, frames, levels=4, steps=60, batch_size=64, learning_rate=1e-3,
+                                       channelwise=True, log=lambda *_: None)
+    assert [np.shape(c) for c in clips] == [(w.shape[-1],) for w in ann.weights[:-1]]
+    assert hist["loss"][-1] < hist["loss_start"]
+    snn = qcfs.to_snn(tuned, clips, frames)
+    np.testing.assert_allclose(np.asarray(snn.lambdas[0]), np.asarray(clips[0]))
+    res = simulate(snn, frames[:8], 4, initial_potential=0.5)
+    assert res.robust.shape == (8, ann.num_actions)
