@@ -121,7 +121,8 @@ def section(results: dict, levels: int, steps: int, secs: dict) -> str:
             lines.append(f"| {'**qcfs**' if name == 'qcfs' else name} | "
                          + " | ".join(f"{100 * x:.1f}" for x in m["cr"]) + " |")
         lines += ["", f"The QCFS ANN itself (quantized activations, no spikes) agrees with the DQN on "
-                      f"{100 * r['ann_cr']:.1f}% of these frames: the ceiling for its SNN at T = L = {levels}."]
+                      f"{100 * r['ann_cr']:.1f}% of these frames: what its SNN approximates at T = L = {levels} (at larger T "
+                      "the SNN approaches the unquantized clipped network instead)."]
         hit = latency.smallest_t(times, c["methods"]["qcfs"]["cr"], target) if target is not None else None
         if target is not None:
             lines += ["", f"Paper's T = 500 conversion rate for {game}: {100 * target:.1f}%; `qcfs` reaches it at "
