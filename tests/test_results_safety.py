@@ -109,7 +109,7 @@ def test_evaluate_killed_midway_then_rerun_equals_uninterrupted(tmp_path):
     base = [sys.executable, "-m", "snnjax", "evaluate", "-T", "20", *SMALL]
     killed, whole = tmp_path / "killed.json", tmp_path / "whole.json"
     proc = subprocess.Popen(base + ["--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(3.0)  # starting, calibrating or playing: nothing is finished yet
+    time.sleep(2.0)  # importing, calibrating or playing: nothing is finished yet
     assert proc.poll() is None, "the run finished before it could be killed"
     proc.kill()
     proc.wait()
