@@ -157,10 +157,10 @@ def load_qnetwork(path: str | Path) -> tuple[dict, dict]:
 
 def check_architecture(path, params: dict, meta: dict) -> None:
     """Every kernel and bias has the shape the named architecture needs, and is finite."""
-    from snnjax.models import make_network
+    from snnjax.models import network_from_meta
 
     try:
-        net = make_network(meta["network"], int(meta["num_actions"]), meta.get("mlp_hidden", (64, 64)))
+        net = network_from_meta(meta)
         obs_shape = tuple(int(x) for x in meta["obs_shape"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {str(path)!r} has unusable metadata: {exc}") from None

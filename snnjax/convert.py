@@ -25,7 +25,7 @@ import numpy as np
 from snnjax import validate
 from snnjax.io import atomic_write
 from snnjax.validate import ValidationError, finite_array
-from snnjax.models import LayerSpec, input_scale, layer_specs, make_network
+from snnjax.models import LayerSpec, input_scale, layer_specs, network_from_meta
 from snnjax.snn import KINDS, SpikingNetwork, ann_forward, prepare_input, q_values
 
 
@@ -60,7 +60,7 @@ def from_params(params: dict, specs: Sequence[LayerSpec], obs_shape, input_layou
 
 def from_qnetwork(params: dict, meta: dict) -> SpikingNetwork:
     """The analog network of a Q-network file's (params, meta), as a SpikingNetwork."""
-    network = make_network(meta["network"], meta["num_actions"], meta.get("mlp_hidden", (64, 64)))
+    network = network_from_meta(meta)
     obs_shape = tuple(meta["obs_shape"])
     layout = "chw" if meta["network"] == "nature" else "flat"
     return from_params(params, layer_specs(network), obs_shape, layout, input_scale(network))

@@ -48,6 +48,7 @@ def diagnostics(population, percentiles, frames, time_steps: int, n: int = 32) -
     return out
 
 
+EVAL_KEYS = ("episodes", "readout", "eps", "max_episode_steps", "seed", "initial_potential", "input_encoding")
 PROTOCOL_KEYS = ("episodes", "readout", "eps", "max_episode_steps", "seed", "initial_potential", "input_encoding",
                  "percentiles", "calibration_frames", "channelwise", "v_thr", "method", "qcfs", "levels")
 
@@ -60,8 +61,7 @@ def validate_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], p
     percentiles = validate.percentiles(percentiles)
     if not games:
         raise EvaluationError("no game given")
-    EvalSettings(games[0], time_steps=time_steps[0], **{k: proto[k] for k in (
-        "episodes", "readout", "eps", "max_episode_steps", "seed", "initial_potential", "input_encoding")})
+    EvalSettings(games[0], time_steps=time_steps[0], **{k: proto[k] for k in EVAL_KEYS})
     validate.count(proto["calibration_frames"], "calibration frames")
     validate.positive(proto["v_thr"], "v_thr")
     for path in io.outputs(out).values():
@@ -150,8 +150,7 @@ def run_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percen
                                 "lambdas": {str(p): [np.asarray(x).tolist() for x in net.lambdas]
                                             for p, net in zip(percentiles, population)}}
         entry["diagnostics"] = diagnostics(population, percentiles, cal, time_steps[-1])
-        eval_proto = {k: proto[k] for k in ("episodes", "readout", "eps", "max_episode_steps", "seed",
-                                            "initial_potential", "input_encoding")}
+        eval_proto = {k: proto[k] for k in EVAL_KEYS}
         for t in todo:
             s = EvalSettings(g, time_steps=t, cr_times=tuple(x for x in time_steps if x < t), **eval_proto)
             res = evaluate(ann, population, s, progress=progress)

@@ -75,10 +75,10 @@ def output_stem(out: str | Path) -> Path:
     return out.with_suffix("") if out.suffix.lower() in RESULT_SUFFIXES else out
 
 
-def outputs(out: str | Path) -> dict[str, Path]:
-    """{kind: path} for the JSON, CSV and Markdown results of one `--out`."""
+def outputs(out: str | Path, kinds=("json", "csv", "md")) -> dict[str, Path]:
+    """{kind: path} for the results of one `--out` (JSON, CSV and Markdown unless `kinds` says)."""
     stem = output_stem(out)
-    return {kind: stem.with_name(stem.name + "." + kind) for kind in ("json", "csv", "md")}
+    return {kind: stem.with_name(stem.name + "." + kind) for kind in kinds}
 
 
 def check_writable(path: str | Path, what: str = "output") -> Path:

@@ -25,7 +25,7 @@ import numpy as np
 
 from snnjax import report
 from snnjax import validate
-from snnjax.io import check_writable, load_results, make_parent, output_stem, settings_diff, savefig, write_json, write_text
+from snnjax.io import check_writable, load_results, make_parent, outputs, settings_diff, savefig, write_json, write_text
 from snnjax.convert import ActivationStats, auto_percentile, normalize
 from snnjax.diagnostics import CASES, error_analysis
 from snnjax.snn import q_values, simulate
@@ -163,8 +163,8 @@ def plot(game: str, res: dict, path: Path) -> None:
 
 
 def output_paths(out: str | Path) -> dict[str, Path]:
-    stem = output_stem(out)
-    return {k: stem.with_name(f"{stem.name}.{k}") for k in ("json", "md", "png")}
+    """STEM.json, STEM.md and STEM.png of one `--out`."""
+    return outputs(out, ("json", "md", "png"))
 
 
 def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames: int = 256,

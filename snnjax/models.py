@@ -94,6 +94,11 @@ def make_network(kind: str, num_actions: int, hidden: Sequence[int] = (64, 64)) 
     raise ValueError(f"unknown network {kind!r}; allowed: 'nature', 'mlp'")
 
 
+def network_from_meta(meta: dict) -> nn.Module:
+    """The Q-network a Q-network file's metadata names (network kind, action count, MLP widths)."""
+    return make_network(meta["network"], int(meta["num_actions"]), meta.get("mlp_hidden", (64, 64)))
+
+
 def layer_specs(network: nn.Module) -> tuple[LayerSpec, ...]:
     """The explicit layer order of a Q-network, input to output."""
     return tuple(network.LAYERS)

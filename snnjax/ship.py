@@ -28,15 +28,11 @@ from snnjax import envs, report, stats
 from snnjax.checkpoint import CheckpointError, load_qnetwork, save_qnetwork
 from snnjax.dqn import evaluate_qnetwork
 from snnjax.io import write_json, write_text
-from snnjax.models import make_network
+from snnjax.models import network_from_meta
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 REGRESSION = dict(episodes=3, eps=0.0, seed=0, max_episode_steps=2000)
 PROTOCOL = "paper: eps=0.05, up to 30 no-op starts, raw score, 18,000-frame cap, eval seeds"
-
-
-def network_of(meta: dict):
-    return make_network(meta["network"], meta["num_actions"], meta.get("mlp_hidden", (64, 64)))
 
 
 def score(path: str | Path, episodes: int, eps: float = 0.05, seed: int = 0,
@@ -44,7 +40,7 @@ def score(path: str | Path, episodes: int, eps: float = 0.05, seed: int = 0,
     """(raw scores [episodes], lengths [episodes]) of the Q-network file `path`, one episode per
     env on the evaluation seed range `seed`."""
     params, meta = load_qnetwork(path)
-    return evaluate_qnetwork(network_of(meta), params, meta["env_id"], episodes, seed, eps, max_episode_steps)
+    return evaluate_qnetwork(network_from_meta(meta), params, meta["env_id"], episodes, seed, eps, max_episode_steps)
 
 
 def random_agent(env_id: str, episodes: int, seed: int = 0):

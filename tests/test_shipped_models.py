@@ -50,14 +50,14 @@ def test_flax_network_and_converter_compute_the_same_q_values(model):
 
     from snnjax.checkpoint import load_qnetwork
     from snnjax.convert import from_qnetwork
-    from snnjax.ship import network_of
+    from snnjax.models import network_from_meta
     from snnjax.snn import q_values
 
     params, meta = load_qnetwork(model)
     rng = np.random.default_rng(0)
     shape = (8, *meta["obs_shape"])
     obs = rng.integers(0, 256, shape, dtype=np.uint8) if meta["network"] == "nature" else rng.normal(size=shape).astype(np.float32)
-    flax_q = np.asarray(network_of(meta).apply({"params": params}, obs))
+    flax_q = np.asarray(network_from_meta(meta).apply({"params": params}, obs))
     conv_q = np.asarray(jax.vmap(lambda o: q_values(from_qnetwork(params, meta), o))(obs))
     np.testing.assert_allclose(conv_q, flax_q, rtol=1e-4, atol=1e-4 * np.abs(flax_q).max())
     assert (conv_q.argmax(-1) == flax_q.argmax(-1)).all()
