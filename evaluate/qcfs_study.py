@@ -26,6 +26,7 @@ from pathlib import Path
 from snnjax import benchmark, experiment, latency, stats
 from snnjax.benchmark import replace_section
 from snnjax.checkpoint import load_qnetwork
+from snnjax.config import EvalConfig
 from snnjax.io import savefig, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,8 +164,8 @@ def main(argv=None) -> int:
         qpath = rdir / f"{game}-L{args.levels}.npz"
         finetune(model, qpath, args.levels, args.steps, 15000)
         curves = latency.run(model, None, 99.9, rdir / f"latency_{game}.json", qcfs=qpath, overwrite=True)
-        play = experiment.run_grid(model, [game], PLAY_T, [99.9], rdir / f"play_{game}", episodes=args.episodes,
-                                   qcfs=qpath, progress=False)
+        cfg = EvalConfig(time_steps=PLAY_T, percentiles=(99.9,), episodes=args.episodes)
+        play = experiment.run_grid(model, [game], cfg, rdir / f"play_{game}", qcfs=qpath, progress=False)
         from snnjax import qcfs
 
         ft = qcfs.load(qpath)[3]["finetune"]

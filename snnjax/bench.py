@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnjax import envs, report
+from snnjax.snn import auto_chunk
 from snnjax.io import write_text
 from snnjax.compile import FastJit, fast_options_supported
 from snnjax.convert import convert, from_params
@@ -136,7 +137,8 @@ def bench_update(log=print) -> dict:
 
 def bench_evaluation(snn, game: str = "Breakout-v5", T: int = 100, Es=(1, 16, 64, 256), log=print) -> list[dict]:
     """Throughput of side-by-side evaluation: one SNN agent + the DQN agent, E envs each."""
-    from snnjax.evaluation import EvalSettings, make_step
+    from snnjax import agents
+    from snnjax.evaluation import dqn_agent
 
     _, n_actions = envs.env_info(game)
     snn = bench_network(n_actions)
@@ -144,17 +146,16 @@ def bench_evaluation(snn, game: str = "Breakout-v5", T: int = 100, Es=(1, 16, 64
     rows = []
     for E in Es:
         steps = max(3, 300 // E)
-        s = EvalSettings(game, episodes=E, time_steps=T)
-        step = FastJit(make_step(s, (T,), batch=E))
+        agent = agents.side_by_side(agents.snn_agent(n_actions, T, (T,), chunk=auto_chunk(E, T)), dqn_agent(snn))
+        step = FastJit(lambda p, o, k: agent.act(p, o, k)[0])
         env = envs.make_eval_env(game, 2 * E, 0)
         obs, _ = env.reset()
-        o = jnp.asarray(obs).reshape(2, E, *obs.shape[1:])
-        jax.block_until_ready(step(pop, snn, o))  # compile
+        key = jax.random.key(0)
+        jax.block_until_ready(step((pop, snn), jnp.asarray(obs).reshape(2, E, *obs.shape[1:]), key))  # compile
         t_env = t_pol = 0.0
         for _ in range(steps):
             t0 = time.perf_counter()
-            a, d, _m = step(pop, snn, jnp.asarray(obs).reshape(2, E, *obs.shape[1:]))
-            act = np.concatenate([np.asarray(a), np.asarray(d)[-1:]]).reshape(-1).astype(np.int32)
+            act = np.asarray(step((pop, snn), jnp.asarray(obs).reshape(2, E, *obs.shape[1:]), key)).reshape(-1)
             t1 = time.perf_counter()
             obs, *_ = env.step(act)
             t2 = time.perf_counter()

@@ -129,13 +129,14 @@ def _conversion_stage(ann, cal, held, log) -> dict:
 def _play(ann, cal, game, method: dict, time_steps: int, episodes: int, seed: int, max_episode_steps: int,
           progress: bool) -> dict:
     from snnjax.convert import ActivationStats, normalize
-    from snnjax.evaluation import EvalSettings, evaluate
+    from snnjax.config import EvalConfig
+    from snnjax.evaluation import evaluate
 
     st = ActivationStats(ann, cal, method["percentile"], channelwise=method["channelwise"])
     snn = normalize(ann, st.lambdas(method["percentile"]), 1.0, method["percentile"])
-    s = EvalSettings(game, episodes=episodes, time_steps=time_steps, readout=method["readout"], seed=seed,
+    cfg = EvalConfig(episodes=episodes, readout=method["readout"], seed=seed,
                      initial_potential=method["initial_potential"], max_episode_steps=max_episode_steps)
-    res = evaluate(ann, [snn], s, progress=progress)
+    res = evaluate(ann, [snn], cfg, game, time_steps, progress=progress)
     agent = res["agents"][0]
     return {"method": method, "time_steps": time_steps, "snn": {k: agent[k] for k in ("scores", "lengths", "decisions")},
             "conversion_rate": agent["conversion_rate"], "dqn": res["dqn"], "timing": res["timing"],

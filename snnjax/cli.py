@@ -80,36 +80,57 @@ def _games(args) -> list[str]:
     return [load_qnetwork(ckpt)[1]["env_id"]]
 
 
-def _run(args, time_steps, percentiles) -> int:
-    from snnjax import io, report, validate
+# Flags of `evaluate` / `sweep` that set an EvalConfig field (a flag given wins over --config and --set).
+EVAL_FLAGS = ("episodes", "readout", "eps", "max_episode_steps", "seed", "calibration_frames", "channelwise",
+              "v_thr", "initial_potential", "input_encoding")
+SWEEP_DEFAULTS = {"time_steps": (50, 100, 200, 500, 1000), "percentiles": (99, 99.9, 99.99, 99.999, 100)}
+
+
+def _eval_config(args, time_steps, percentiles, defaults=None):
+    """defaults <- --config TOML <- --set <- flags given (None: not given)."""
+    from snnjax.config import load_eval
+
+    given = {k: v for k in EVAL_FLAGS if (v := getattr(args, k)) is not None and v is not False}
+    if time_steps is not None:
+        given["time_steps"] = time_steps
+    if percentiles is not None:
+        given["percentiles"] = percentiles
+    return load_eval(args.config, args.set, dict(defaults or {}, **given))
+
+
+def _run(args, time_steps, percentiles, defaults=None) -> int:
+    from snnjax import io, parallel, report
     from snnjax.experiment import run_grid
 
-    time_steps = validate.time_steps(time_steps, "--time-steps")
-    validate.count(args.episodes, "--episodes")
+    if args.coordinator or args.num_processes is not None:
+        parallel.initialize(args.coordinator, args.num_processes, args.process_id)
+    cfg = _eval_config(args, time_steps, percentiles, defaults)
     games = _games(args)
-    res = run_grid(args.checkpoint, games, time_steps, percentiles, args.out,
-                   episodes=args.episodes, readout=args.readout, eps=args.eps,
-                   max_episode_steps=args.max_episode_steps, seed=args.seed,
-                   calibration_frames=args.calibration_frames, channelwise=args.channelwise,
-                   v_thr=args.v_thr, initial_potential=args.initial_potential,
-                   input_encoding=args.input_encoding, progress=not args.no_progress,
+    res = run_grid(args.checkpoint, games, cfg, args.out, progress=not args.no_progress,
                    overwrite=args.overwrite, qcfs=args.qcfs, log=lambda m: print(m, file=sys.stderr))
-    print(report.console_table(res["rows_asked"]))
-    print("results: " + "  ".join(str(p) for p in io.outputs(args.out).values()))
+    import jax
+
+    if jax.process_index() == 0:
+        print(report.console_table(res["rows_asked"]))
+        print("results: " + "  ".join(str(p) for p in io.outputs(args.out).values()))
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    return _run(args, [args.time_steps], [args.percentile])
+    return _run(args, args.time_steps, args.percentile)
 
 
 def cmd_sweep(args) -> int:
     from snnjax import io
     from snnjax.plots import figure1
 
-    code = _run(args, _ints(args.time_steps), _floats(args.percentiles))
-    for path in figure1(io.outputs(args.out)["json"]):
-        print(f"figure: {path}")
+    code = _run(args, None if args.time_steps is None else _ints(args.time_steps),
+                None if args.percentiles is None else _floats(args.percentiles), SWEEP_DEFAULTS)
+    import jax
+
+    if jax.process_index() == 0:
+        for path in figure1(io.outputs(args.out)["json"]):
+            print(f"figure: {path}")
     return code
 
 
@@ -215,6 +236,19 @@ def cmd_ship(args) -> int:
     return 0
 
 
+def cmd_rescore(args) -> int:
+    from snnjax.checkpoint import load_qnetwork
+    from snnjax.ship import rescore
+
+    if args.qnetwork and len(args.models) != 1:
+        raise UsageError("--qnetwork belongs to one model; name one model")
+    for m in args.models:
+        load_qnetwork(m)  # missing or corrupt: fail before any work
+    for m in args.models:
+        rescore(m, qnetwork=args.qnetwork)
+    return 0
+
+
 def cmd_campaign(args) -> int:
     from snnjax import campaign
 
@@ -273,26 +307,33 @@ def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
                    f"models/<game>.npz with --game, models/ with --games, else {DEFAULT_CHECKPOINT})")
     p.add_argument("--game", help="envpool id (default: the checkpoint's game)")
     p.add_argument("--games", help="several games, comma-separated; --checkpoint is then a folder of <game>.npz")
-    p.add_argument("--episodes", type=int, default=8, help="episodes per agent, one per env (default %(default)s; paper: 50)")
-    p.add_argument("--readout", default="robust", choices=("normal", "robust", "membrane"),
+    p.add_argument("--config", help="TOML file of EvalConfig fields (e.g. configs/eval_paper.toml); flags win")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an EvalConfig field (repeatable); flags win")
+    p.add_argument("--episodes", type=int, help="episodes per agent, one per env (default 8; paper: 50)")
+    p.add_argument("--readout", choices=("normal", "robust", "membrane"),
                    help="readout the SNN acts on (default robust, eq. 17)")
-    p.add_argument("--eps", type=float, default=0.05, help="evaluation epsilon (default %(default)s)")
-    p.add_argument("--max-episode-steps", type=int, default=4500,
-                   help="episode cap in agent steps (4500 = 18,000 frames; the paper's code used 18000)")
-    p.add_argument("--seed", type=int, default=0, help="evaluation seed range (disjoint from training)")
-    p.add_argument("--calibration-frames", type=int, default=15000,
-                   help="frames for the percentile normalization (paper: up to 15,000)")
+    p.add_argument("--eps", type=float, help="evaluation epsilon (default 0.05)")
+    p.add_argument("--max-episode-steps", type=int,
+                   help="episode cap in agent steps (default 4500 = 18,000 frames; the paper's code used 18000)")
+    p.add_argument("--seed", type=int, help="evaluation seed range (default 0; disjoint from training)")
+    p.add_argument("--calibration-frames", type=int,
+                   help="frames for the percentile normalization (default and paper: up to 15,000)")
     p.add_argument("--channelwise", action="store_true", help="one lambda per channel (Kim et al. 2020)")
-    p.add_argument("--v-thr", type=float, default=1.0, help="threshold V_thr (default 1)")
-    p.add_argument("--initial-potential", type=float, default=0.0,
-                   help="V(0) in units of V_thr (0.5 = V_thr/2, Bu et al. 2022)")
-    p.add_argument("--input-encoding", default="constant", choices=("constant", "if"),
-                   help="constant current (paper) or IF-encoded input spikes (eq. 9-11)")
+    p.add_argument("--v-thr", type=float, help="threshold V_thr (default 1)")
+    p.add_argument("--initial-potential", type=float,
+                   help="V(0) in units of V_thr (default 0; 0.5 = V_thr/2, Bu et al. 2022)")
+    p.add_argument("--input-encoding", choices=("constant", "if"),
+                   help="constant current (default, paper) or IF-encoded input spikes (eq. 9-11)")
     p.add_argument("--out", default=default_out, help="results stem: STEM.json, STEM.csv and STEM.md are written "
                    "(a .json/.csv/.md suffix is dropped first)")
     p.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")
     p.add_argument("--qcfs", help="QCFS network of the game (`snnjax finetune`): play its conversion (threshold = "
                    "clip value, V(0) = V_thr/2) against the DQN of --checkpoint")
+    d = p.add_argument_group("several processes (jax.distributed; see README)")
+    d.add_argument("--coordinator", help="host:port of process 0 (omit on TPU/SLURM: detected)")
+    d.add_argument("--num-processes", type=int, help="number of processes")
+    d.add_argument("--process-id", type=int, help="this process's index in [0, num-processes)")
     p.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
                    help="no progress bars (also off when output is not a terminal)")
 
@@ -313,14 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="play a DQN and its SNN side by side (scores, conversion rates)")
-    e.add_argument("--time-steps", "-T", type=int, default=100, help="SNN steps per frame (default %(default)s; paper: 500)")
-    e.add_argument("--percentile", "-p", type=float, default=99.9, help="normalization percentile in (0, 100]")
+    e.add_argument("--time-steps", "-T", type=int, help="SNN steps per frame (default 100; paper: 500)")
+    e.add_argument("--percentile", "-p", type=float, help="normalization percentile in (0, 100] (default 99.9)")
     _eval_options(e, "results/evaluate.json")
     e.set_defaults(func=cmd_evaluate)
 
     w = sub.add_parser("sweep", help="grid over T and percentile, one population run per T; Figure-1 plots")
-    w.add_argument("--time-steps", "-T", default="50,100,200,500,1000", help="comma-separated T values")
-    w.add_argument("--percentiles", "-p", default="99,99.9,99.99,99.999,100", help="comma-separated percentiles")
+    w.add_argument("--time-steps", "-T", help="comma-separated T values (default 50,100,200,500,1000)")
+    w.add_argument("--percentiles", "-p", help="comma-separated percentiles (default 99,99.9,99.99,99.999,100)")
     _eval_options(w, "results/sweep.json")
     w.set_defaults(func=cmd_sweep)
 
@@ -386,6 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--models", default="models", help="models folder (default %(default)s)")
     sh.add_argument("--episodes", type=int, default=20, help="evaluation episodes (default %(default)s)")
     sh.set_defaults(func=cmd_ship)
+
+    rs = sub.add_parser("rescore", help="score shipped models again with this version's play loop "
+                                        "(DQN, random agent, regression band; provenance and models/README.md)")
+    rs.add_argument("models", nargs="+", help="shipped Q-network files (models/<game>.npz)")
+    rs.add_argument("--qnetwork", help="the full-precision network of the (one) model, scored as float32")
+    rs.set_defaults(func=cmd_rescore)
 
     cp = sub.add_parser("campaign", help="train and ship the next games without a shipped model "
                                          "(resumable; kill and rerun at any time)")

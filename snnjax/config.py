@@ -1,7 +1,8 @@
-"""Training configuration: a frozen dataclass, loaded from TOML with per-game overrides.
+"""Configurations: frozen dataclasses loaded from TOML, with per-game overrides for training.
 
-A config file is a flat TOML table of `TrainConfig` fields plus optional per-game tables,
-applied when `env_id` matches:
+`TrainConfig` (`snnjax train`, `snnjax campaign`) and `EvalConfig` (`snnjax evaluate` and
+`sweep`) load the same way. A training config file is a flat TOML table of `TrainConfig` fields
+plus optional per-game tables, applied when `env_id` matches:
 
     env_id = "Breakout-v5"
     learning_rate = 1e-4
@@ -9,7 +10,8 @@ applied when `env_id` matches:
     learning_rate = 2e-4
 
 Command-line `--set key=value` overrides come last. Unknown keys are errors naming the key
-and the allowed ones; the resolved config is saved beside every run (`config.json`).
+and the allowed ones; each dataclass validates itself (one place), and the resolved config is
+saved beside every run (`config.json`) and inside every evaluation's results JSON.
 """
 
 from __future__ import annotations
@@ -98,19 +100,75 @@ class TrainConfig:
         return d
 
 
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """The evaluation protocol and conversion of `snnjax evaluate` / `sweep`.
+
+    Defaults: the main job (the paper's protocol with 8 episodes instead of 50 and T = 100
+    instead of 500, so that it finishes in minutes on a CPU)."""
+
+    time_steps: tuple[int, ...] = (100,)  # T values, SNN steps per frame (the paper: 500)
+    percentiles: tuple[float, ...] = (99.9,)  # normalization percentiles p in (0, 100] (eq. 16)
+    episodes: int = 8  # episodes per agent, one per env (the paper: 50)
+    readout: str = "robust"  # readout the SNN agents act on: normal, robust (eq. 17), membrane
+    eps: float = 0.05  # evaluation epsilon-greedy (the paper's protocol)
+    max_episode_steps: int = 4500  # episode cap in agent steps (18,000 frames)
+    seed: int = 0  # evaluation and calibration seed range (disjoint from training)
+    calibration_frames: int = 15000  # frames of the DQN's own play for the percentiles
+    channelwise: bool = False  # one lambda per channel (Kim et al. 2020) instead of per layer
+    v_thr: float = 1.0  # threshold V_thr
+    initial_potential: float = 0.0  # V(0) in units of V_thr
+    input_encoding: str = "constant"  # "constant" current (the paper) or "if" spikes
+
+    def __post_init__(self):
+        from snnjax import readout, validate
+        from snnjax.envs import MAX_RUN_SEED
+
+        object.__setattr__(self, "time_steps", tuple(validate.time_steps(_as_tuple(self.time_steps))))
+        object.__setattr__(self, "percentiles", tuple(validate.percentiles(_as_tuple(self.percentiles))))
+        validate.count(self.episodes, "episodes")
+        validate.count(self.max_episode_steps, "max_episode_steps")
+        validate.count(self.calibration_frames, "calibration frames")
+        validate.count(self.seed, "seed", 0, MAX_RUN_SEED - 1)
+        validate.probability(self.eps, "eps")
+        validate.positive(self.v_thr, "v_thr")
+        validate.finite(self.initial_potential, "initial_potential")
+        if self.readout not in readout.READOUTS:
+            raise ConfigError(f"readout must be one of {', '.join(readout.READOUTS)}, got {self.readout!r}")
+        if self.input_encoding not in ("constant", "if"):
+            raise ConfigError(f"input_encoding must be 'constant' or 'if', got {self.input_encoding!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.update(time_steps=list(self.time_steps), percentiles=list(self.percentiles))
+        return d
+
+    def replace(self, **changes) -> "EvalConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _as_tuple(x) -> tuple:
+    return tuple(x) if isinstance(x, (list, tuple)) else (x,)
+
+
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
-def _check_key(key: str) -> None:
-    if key not in FIELDS:
-        close = difflib.get_close_matches(key, FIELDS, n=1)
+def _fields(cls) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def _check_key(key: str, cls=TrainConfig) -> None:
+    fields = _fields(cls)
+    if key not in fields:
+        close = difflib.get_close_matches(key, fields, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"unknown config key {key!r}{hint}; allowed: {', '.join(FIELDS)}")
+        raise ConfigError(f"unknown config key {key!r}{hint}; allowed: {', '.join(fields)}")
 
 
-def _coerce(key: str, value: Any) -> Any:
+def _coerce(key: str, value: Any, cls=TrainConfig) -> Any:
     """Convert a TOML value or a `--set` string to the field's type."""
-    default = FIELDS[key].default
+    default = _fields(cls)[key].default
     if isinstance(default, bool):
         if isinstance(value, str):
             if value.lower() in ("true", "1", "yes"):
@@ -122,7 +180,12 @@ def _coerce(key: str, value: Any) -> Any:
     if isinstance(default, tuple):
         if isinstance(value, str):
             value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
-        return tuple(int(v) for v in value)
+        kind = type(default[0]) if default else int
+        name = "integers" if kind is int else "numbers"
+        try:
+            return tuple(kind(v) if kind is float else _coerce_int(key, v) for v in _as_tuple(value))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be comma-separated {name}, got {value!r}") from None
     try:
         if isinstance(default, int):
             f = float(value)
@@ -136,7 +199,14 @@ def _coerce(key: str, value: Any) -> Any:
     return str(value)
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+def _coerce_int(key: str, v) -> int:
+    f = float(v)
+    if f != int(f):
+        raise ConfigError(f"{key} must be comma-separated integers, got {v!r}")
+    return int(f)
+
+
+def parse_overrides(pairs: list[str], cls=TrainConfig) -> dict[str, Any]:
     """['key=value', ...] -> {key: value (as string)}; keys checked."""
     out = {}
     for pair in pairs:
@@ -144,7 +214,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             raise ConfigError(f"--set expects key=value, got {pair!r}")
         key, value = pair.split("=", 1)
         key = key.strip()
-        _check_key(key)
+        _check_key(key, cls)
         out[key] = value.strip()
     return out
 
@@ -166,16 +236,33 @@ def resolve(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -> Tra
     return TrainConfig(**{k: _coerce(k, v) for k, v in values.items()})
 
 
-def load(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Load a TOML config file and `--set key=value` overrides into a TrainConfig."""
+def _read_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found")
     try:
-        raw = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-    return resolve(raw, parse_overrides(overrides or []))
+
+
+def load(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Load a TOML config file and `--set key=value` overrides into a TrainConfig."""
+    return resolve(_read_toml(path), parse_overrides(overrides or []))
+
+
+def load_eval(path: str | Path | None = None, overrides: list[str] | None = None,
+              values: dict[str, Any] | None = None) -> EvalConfig:
+    """An EvalConfig from defaults <- TOML file `path` <- `--set key=value` overrides <- `values`
+    (command-line flags that were given). Every value is validated by EvalConfig itself."""
+    merged: dict[str, Any] = {}
+    if path is not None:
+        for key, value in _read_toml(path).items():
+            _check_key(key, EvalConfig)
+            merged[key] = value
+    merged.update(parse_overrides(overrides or [], EvalConfig))
+    merged.update(values or {})
+    return EvalConfig(**{k: _coerce(k, v, EvalConfig) for k, v in merged.items()})
 
 
 def from_json(path: str | Path) -> TrainConfig:

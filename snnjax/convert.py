@@ -275,12 +275,14 @@ def load_snn(path) -> SpikingNetwork:
 def auto_percentile(net: SpikingNetwork, calibration_obs, time_steps: int = 50,
                     candidates=(99.0, 99.9, 99.99, 99.999, 100.0), readout: str = "robust",
                     n_eval: int = 256, channelwise: bool = False, v_thr: float = 1.0,
-                    initial_potential: float = 0.0) -> tuple[float, dict[float, float]]:
+                    initial_potential: float = 0.0, stats: "ActivationStats | None" = None
+                    ) -> tuple[float, dict[float, float]]:
     """Pick the percentile whose SNN agrees most with the ANN's greedy action at T = time_steps.
 
     The paper found p "very sensitive" and tuned it by hand; this tunes it on calibration frames:
     one statistics pass, then every candidate simulated on `n_eval` evenly spaced frames.
-    Returns (best p, {p: conversion rate}); ties go to the larger p.
+    Returns (best p, {p: conversion rate}); ties go to the larger p. `stats`: statistics of
+    these frames already collected (with p_min <= every candidate), reused.
     """
     from snnjax.readout import check_readout
     from snnjax.snn import simulate
@@ -288,7 +290,8 @@ def auto_percentile(net: SpikingNetwork, calibration_obs, time_steps: int = 50,
     check_readout(readout)
     candidates = sorted(check_percentile(p) for p in candidates)
     obs = np.asarray(calibration_obs)
-    stats = ActivationStats(net, obs, candidates[0], channelwise)
+    if stats is None:
+        stats = ActivationStats(net, obs, candidates[0], channelwise)
     idx = np.linspace(0, len(obs) - 1, min(n_eval, len(obs))).astype(int)
     sample = jnp.asarray(obs[idx])
     q = jax.vmap(lambda o: q_values(net, o))(sample)

@@ -13,6 +13,7 @@ parses arguments and calls it. Files in `run_dir`:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 import time
@@ -25,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from snnjax import checkpoint, envs
+from snnjax import agents, checkpoint, envs
 from snnjax.compile import FastJit
 from snnjax.config import ConfigError, TrainConfig
 from snnjax.io import write_json
@@ -107,15 +108,12 @@ def make_update(cfg: TrainConfig, network, optimizer):
 
 
 def make_act(network):
-    """act(params, obs [N, ...], key, eps) -> actions [N] int32, epsilon-greedy per env."""
+    """act(params, obs [N, ...], key, eps) -> actions [N] int32: the Flax Q-network as one agent
+    (`agents.q_agent`) over N envs, with the project's epsilon-greedy (one draw of shape [N])."""
+    agent = agents.q_agent(agents.flax_q(network), network.num_actions)
 
     def act(params, obs, key, eps):
-        q = network.apply({"params": params}, obs)
-        k1, k2 = jax.random.split(key)
-        greedy = jnp.argmax(q, axis=-1)
-        rand = jax.random.randint(k1, greedy.shape, 0, q.shape[-1])
-        explore = jax.random.uniform(k2, greedy.shape) < eps
-        return jnp.where(explore, rand, greedy).astype(jnp.int32)
+        return agent.act(params, obs[None], key, eps)[0][0]
 
     return act
 
@@ -189,6 +187,142 @@ def _check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool, overwrite: boo
                           "continue it or --overwrite to replace it")
 
 
+@dataclasses.dataclass
+class TrainRun:
+    """One training run between steps. `learner` and `progress` (with the replay sampler's RNG)
+    are what a checkpoint holds; the envs, the replay buffer and the logs are rebuilt on resume.
+
+    The loop is `collect` (one env step of every env), `learn` (the updates now due), `log`
+    (a log row when due) and `save` (a checkpoint when due)."""
+
+    cfg: TrainConfig
+    learner: DQNState  # params, target params, optimizer state, jax key, step, updates
+    progress: dict  # episodes, resumes, wall_s (before this call), log_rows, episode_rows
+    np_rng: np.random.Generator  # replay sampling
+    env: Any
+    replay: ReplayBuffer
+    tracker: envs.EpisodeTracker
+    obs: np.ndarray
+    log: "_CsvLog"
+    episode_log: "_CsvLog"
+    frame: Any  # obs [N, ...] -> the newest frame per env, as the replay stores it
+    step: int  # agent steps (all envs): the loop's copy of learner.step
+    updates: int  # gradient updates: the loop's copy of learner.updates
+    update_from: int  # agent step of the first update of this call (the replay refills after a resume)
+    updates_at_start: int
+    start_step: int
+    t0: float = dataclasses.field(default_factory=time.time)
+    recent: list = dataclasses.field(default_factory=list)  # last 10 episode returns
+    metrics: dict = dataclasses.field(default_factory=lambda: {"loss": float("nan"), "mean_q": float("nan")})
+    eps: float = 1.0
+    t_log: float = 0.0
+    step_log: int = 0
+    updates_log: int = 0
+
+    def wall_s(self) -> float:
+        return float(self.progress["wall_s"]) + time.time() - self.t0
+
+
+def start(cfg: TrainConfig, run_dir: Path, resume: bool, network, optimizer) -> TrainRun:
+    """A new run in `run_dir`, or the one whose latest checkpoint is there (`resume`)."""
+    obs_shape, num_actions = envs.env_info(cfg.env_id)
+    learner = init_state(cfg, network, optimizer, obs_shape)
+    np_rng = np.random.default_rng(cfg.seed)
+    progress = {"log_rows": 0, "episode_rows": 0, "episodes": 0, "resumes": 0, "wall_s": 0.0}
+    if resume:
+        learner, progress = checkpoint.restore_train_state(run_dir / "checkpoints", learner)
+        np_rng.bit_generator.state = progress.pop("np_rng")
+        progress["resumes"] += 1
+    elif cfg.init_from:
+        learner = warm_start(learner, cfg.init_from, num_actions)
+    atari = envs.is_atari(cfg.env_id)
+    stack = obs_shape[0] if atari else 1
+    frame_shape = obs_shape[1:] if atari else obs_shape
+    replay = ReplayBuffer(cfg.num_envs, cfg.replay_capacity, frame_shape, stack, np.uint8 if atari else np.float32)
+    # Fresh env seeds after each resume, still inside this run's training seed range.
+    seed_list = [s + progress["resumes"] * cfg.num_envs
+                 for s in envs.seeds(envs.TRAIN_SEED_BASE, cfg.seed, cfg.num_envs)]
+    over = {"max_episode_steps": cfg.max_episode_steps} if cfg.max_episode_steps else {}
+    env = envs.make_env(cfg.env_id, cfg.num_envs, seed_list, "train", **over)
+    frame = (lambda o: o[:, -1]) if atari else (lambda o: o)
+    obs, _ = env.reset()
+    replay.add_frames(frame(obs), np.ones(cfg.num_envs, bool))
+    step, updates = int(learner.step), int(learner.updates)
+    run = TrainRun(cfg=cfg, learner=learner, progress=progress, np_rng=np_rng, env=env, replay=replay,
+                   tracker=envs.EpisodeTracker(cfg.num_envs), obs=obs,
+                   log=_CsvLog(run_dir / "log.csv", LOG_FIELDS, progress["log_rows"] if resume else None),
+                   episode_log=_CsvLog(run_dir / "episodes.csv", ("step", "return", "length"),
+                                       progress["episode_rows"] if resume else None),
+                   frame=frame, step=step, updates=updates,
+                   # After a resume the replay is empty: refill learning_starts steps before updating again.
+                   update_from=step + cfg.learning_starts, updates_at_start=updates, start_step=step)
+    run.t_log, run.step_log, run.updates_log = run.t0, step, updates
+    return run
+
+
+def collect(run: TrainRun, act) -> int:
+    """One env step of every env with the epsilon-greedy agent; transitions into the replay,
+    finished episodes into episodes.csv. Returns the decisions counted."""
+    cfg = run.cfg
+    key, k_act = jax.random.split(run.learner.key)
+    run.eps = epsilon(cfg, run.step)
+    actions = np.asarray(act(run.learner.params, run.obs, k_act, np.float32(run.eps)))
+    run.obs, rew, term, trunc, info = run.env.step(actions)
+    was_resetting = run.tracker.resetting.copy()
+    n_ep = len(run.tracker.returns)
+    counted, _ = run.tracker.step(rew, term, trunc, info)
+    live = np.flatnonzero(counted)
+    frame = run.frame(run.obs)
+    run.replay.add_transition(frame[live], actions[live], np.asarray(rew, np.float32)[live],
+                              np.asarray(term, bool)[live], live)
+    new = np.flatnonzero(was_resetting)
+    if len(new):
+        run.replay.add_frames(frame[new], np.ones(len(new), bool), new)
+    for ret, length in zip(run.tracker.returns[n_ep:], run.tracker.lengths[n_ep:]):
+        run.episode_log.write({"step": run.step, "return": ret, "length": length})
+        run.recent = (run.recent + [ret])[-10:]
+        run.progress["episodes"] += 1
+    run.step += len(live)
+    run.learner = run.learner.replace(key=key)
+    return len(live)
+
+
+def learn(run: TrainRun, update) -> None:
+    """The gradient updates due at this step (one per train_every agent steps, at most 8 at once)."""
+    cfg = run.cfg
+    if run.step < run.update_from:
+        return
+    due = (run.step - run.update_from) // cfg.train_every + 1 - (run.updates - run.updates_at_start)
+    due = max(0, min(due, 8))  # a burst cap: never fall far behind or run far ahead
+    for _ in range(due if run.replay.can_sample(cfg.n_step) else 0):
+        batch = run.replay.sample(run.np_rng, cfg.batch_size, cfg.n_step, cfg.gamma)
+        run.learner, run.metrics = update(run.learner, batch)
+        run.updates += 1
+
+
+def log(run: TrainRun) -> dict:
+    """Append a row to log.csv (step, updates, returns, loss, speeds) and return it."""
+    now = time.time()
+    row = {"step": run.step, "updates": run.updates, "episodes": run.progress["episodes"],
+           "return_mean10": float(np.mean(run.recent)) if run.recent else "",
+           "loss": float(run.metrics["loss"]), "mean_q": float(run.metrics["mean_q"]),
+           "eps": round(run.eps, 4), "env_sps": round((run.step - run.step_log) / max(now - run.t_log, 1e-9), 1),
+           "ups": round((run.updates - run.updates_log) / max(now - run.t_log, 1e-9), 2),
+           "wall_s": round(run.wall_s(), 1)}
+    run.log.write(row)
+    run.t_log, run.step_log, run.updates_log = now, run.step, run.updates
+    return row
+
+
+def save(run: TrainRun, ckpt_dir: Path) -> None:
+    """Checkpoint the learner (with this step and update count) and the progress counters."""
+    run.learner = run.learner.replace(step=jnp.asarray(run.step, run.learner.step.dtype),
+                                      updates=jnp.asarray(run.updates, run.learner.updates.dtype))
+    meta = dict(run.progress, log_rows=run.log.rows, episode_rows=run.episode_log.rows,
+                np_rng=run.np_rng.bit_generator.state, wall_s=run.wall_s())
+    checkpoint.save_train_state(ckpt_dir, run.step, run.learner, meta)
+
+
 def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
           progress: bool = True, stop_after_checkpoints: int | None = None) -> dict:
     """Train a DQN per `cfg` in `run_dir`; returns a summary dict (also in eval.json).
@@ -208,149 +342,48 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", cfg.to_dict(), indent=2)
 
-    over = {"max_episode_steps": cfg.max_episode_steps} if cfg.max_episode_steps else {}
     obs_shape, num_actions = envs.env_info(cfg.env_id)
     network = make_network(cfg.network, num_actions, cfg.mlp_hidden)
     optimizer = make_optimizer(cfg)
-    state = init_state(cfg, network, optimizer, obs_shape)
-    np_rng = np.random.default_rng(cfg.seed)
-    meta = {"log_rows": 0, "episode_rows": 0, "episodes": 0, "resumes": 0, "wall_s": 0.0}
-    ckpt_dir = run_dir / "checkpoints"
-    if resume:
-        state, meta = checkpoint.restore_train_state(ckpt_dir, state)
-        np_rng.bit_generator.state = meta["np_rng"]
-        meta["resumes"] += 1
-    elif cfg.init_from:
-        state = warm_start(state, cfg.init_from, num_actions)
-    log = _CsvLog(run_dir / "log.csv", LOG_FIELDS, meta["log_rows"] if resume else None)
-    ep_log = _CsvLog(run_dir / "episodes.csv", ("step", "return", "length"),
-                     meta["episode_rows"] if resume else None)
-
-    atari = envs.is_atari(cfg.env_id)
-    stack = obs_shape[0] if atari else 1
-    frame_shape = obs_shape[1:] if atari else obs_shape
-    replay = ReplayBuffer(cfg.num_envs, cfg.replay_capacity, frame_shape, stack,
-                          np.uint8 if atari else np.float32)
-    # Fresh env seeds after each resume, still inside this run's training seed range.
-    seed_list = [s + meta["resumes"] * cfg.num_envs
-                 for s in envs.seeds(envs.TRAIN_SEED_BASE, cfg.seed, cfg.num_envs)]
-    env = envs.make_env(cfg.env_id, cfg.num_envs, seed_list, "train", **over)
-
+    run = start(cfg, run_dir, resume, network, optimizer)
     act = FastJit(make_act(network))
     update = FastJit(make_update(cfg, network, optimizer))
-    frame = (lambda o: o[:, -1]) if atari else (lambda o: o)
-
-    obs, _ = env.reset()
-    replay.add_frames(frame(obs), np.ones(cfg.num_envs, bool))
-    tracker = envs.EpisodeTracker(cfg.num_envs)
-    step = int(state.step)
-    start_step = step
-    updates_done = updates_at_start = int(state.updates)
-    wall_before = float(meta["wall_s"])
-    # After a resume the replay is empty: refill learning_starts steps before updating again.
-    update_from = step + cfg.learning_starts
-    recent: list[float] = []
-    last_metrics = {"loss": float("nan"), "mean_q": float("nan")}
-    t0 = time.time()
-    t_log, step_log, upd_log = t0, step, updates_done
-    next_log = (step // cfg.log_every + 1) * cfg.log_every
-    next_ckpt = (step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
+    ckpt_dir = run_dir / "checkpoints"
+    next_log = (run.step // cfg.log_every + 1) * cfg.log_every
+    next_ckpt = (run.step // cfg.checkpoint_every + 1) * cfg.checkpoint_every
     checkpoints_written = 0
-    key = state.key
-    bar = tqdm(total=cfg.total_steps, initial=step, disable=None if progress else True, unit="step",
+    bar = tqdm(total=cfg.total_steps, initial=run.step, disable=None if progress else True, unit="step",
                desc=f"train {cfg.env_id}", mininterval=1.0)
-
-    def save_checkpoint():
-        nonlocal state
-        state = state.replace(key=key, step=jnp.asarray(step, state.step.dtype),
-                              updates=jnp.asarray(updates_done, state.updates.dtype))
-        meta.update(log_rows=log.rows, episode_rows=ep_log.rows, np_rng=np_rng.bit_generator.state,
-                    wall_s=wall_before + time.time() - t0)
-        checkpoint.save_train_state(ckpt_dir, step, state, meta)
-
-    while step < cfg.total_steps:
-        key, k_act = jax.random.split(key)
-        eps = epsilon(cfg, step)
-        actions = np.asarray(act(state.params, obs, k_act, np.float32(eps)))
-        obs, rew, term, trunc, info = env.step(actions)
-        was_resetting = tracker.resetting.copy()
-        n_ep = len(tracker.returns)
-        counted, _ = tracker.step(rew, term, trunc, info)
-        live = np.flatnonzero(counted)
-        replay.add_transition(frame(obs)[live], actions[live], np.asarray(rew, np.float32)[live],
-                              np.asarray(term, bool)[live], live)
-        new = np.flatnonzero(was_resetting)
-        if len(new):
-            replay.add_frames(frame(obs)[new], np.ones(len(new), bool), new)
-        for ret, length in zip(tracker.returns[n_ep:], tracker.lengths[n_ep:]):
-            ep_log.write({"step": step, "return": ret, "length": length})
-            recent = (recent + [ret])[-10:]
-            meta["episodes"] += 1
-        step += len(live)
-        bar.update(len(live))
-
-        if step >= update_from:
-            due = (step - update_from) // cfg.train_every + 1 - (updates_done - updates_at_start)
-            due = max(0, min(due, 8))  # a burst cap: never fall far behind or run far ahead
-            for _ in range(due if replay.can_sample(cfg.n_step) else 0):
-                batch = replay.sample(np_rng, cfg.batch_size, cfg.n_step, cfg.gamma)
-                state, m = update(state, batch)
-                updates_done += 1
-                last_metrics = m
-
-        if step >= next_log or step >= cfg.total_steps:
-            now = time.time()
-            row = {"step": step, "updates": updates_done, "episodes": meta["episodes"],
-                   "return_mean10": float(np.mean(recent)) if recent else "",
-                   "loss": float(last_metrics["loss"]), "mean_q": float(last_metrics["mean_q"]),
-                   "eps": round(eps, 4), "env_sps": round((step - step_log) / max(now - t_log, 1e-9), 1),
-                   "ups": round((updates_done - upd_log) / max(now - t_log, 1e-9), 2),
-                   "wall_s": round(wall_before + now - t0, 1)}
-            log.write(row)
-            bar.set_postfix(ret=row["return_mean10"] if recent else "-", sps=row["env_sps"], refresh=False)
-            t_log, step_log, upd_log = now, step, updates_done
+    while run.step < cfg.total_steps:
+        bar.update(collect(run, act))
+        learn(run, update)
+        if run.step >= next_log or run.step >= cfg.total_steps:
+            row = log(run)
+            bar.set_postfix(ret=row["return_mean10"] if run.recent else "-", sps=row["env_sps"], refresh=False)
             next_log += cfg.log_every
-        if step >= next_ckpt and step < cfg.total_steps:
-            save_checkpoint()
+        if run.step >= next_ckpt and run.step < cfg.total_steps:
+            save(run, ckpt_dir)
             checkpoints_written += 1
             next_ckpt += cfg.checkpoint_every
             if stop_after_checkpoints is not None and checkpoints_written >= stop_after_checkpoints:
                 bar.close()
-                env.close()
-                return {"stopped_at_step": step, "updates": updates_done}
+                run.env.close()
+                return {"stopped_at_step": run.step, "updates": run.updates}
     bar.close()
-    env.close()
-    save_checkpoint()
-    checkpoint.save_qnetwork(run_dir / "qnetwork.npz", state.params,
-                             qnetwork_meta(cfg, num_actions, obs_shape, network))
-    summary = {"env_id": cfg.env_id, "agent_steps": step, "frames": step * (4 if atari else 1),
-               "updates": updates_done, "episodes": meta["episodes"],
-               "wall_s": round(wall_before + time.time() - t0, 1), "train_steps_this_call": step - start_step,
-               "params": param_count(state.params)}
+    run.env.close()
+    save(run, ckpt_dir)
+    meta = qnetwork_meta(cfg, num_actions, obs_shape, network)
+    checkpoint.save_qnetwork(run_dir / "qnetwork.npz", run.learner.params, meta)
+    atari = envs.is_atari(cfg.env_id)
+    summary = {"env_id": cfg.env_id, "agent_steps": run.step, "frames": run.step * (4 if atari else 1),
+               "updates": run.updates, "episodes": run.progress["episodes"], "wall_s": round(run.wall_s(), 1),
+               "train_steps_this_call": run.step - run.start_step, "params": param_count(run.learner.params)}
     if cfg.eval_episodes:
-        rets, lens = evaluate_qnetwork(network, state.params, cfg.env_id, cfg.eval_episodes,
-                                       cfg.seed, cfg.eval_eps)
+        from snnjax.evaluation import score_dqn
+
+        rets, lens = score_dqn(run.learner.params, meta, cfg.eval_episodes, cfg.seed, cfg.eval_eps)
         summary.update(eval_episodes=cfg.eval_episodes, eval_eps=cfg.eval_eps,
                        eval_return_mean=float(rets.mean()), eval_return_std=float(rets.std()),
                        eval_returns=rets.tolist(), eval_lengths=lens.tolist())
     write_json(run_dir / "eval.json", summary, indent=2)
     return summary
-
-
-def evaluate_qnetwork(network, params, env_id: str, episodes: int, seed: int = 0,
-                      eps: float = 0.05, max_episode_steps: int | None = None):
-    """Play `episodes` episodes (one per env) under the evaluation protocol.
-
-    Returns (raw returns [episodes], lengths [episodes])."""
-    env = envs.make_eval_env(env_id, episodes, seed, max_episode_steps)
-    act = jax.jit(make_act(network))
-    key = jax.random.key(seed + 12345)
-
-    def policy(obs, active):
-        nonlocal key
-        key, k = jax.random.split(key)
-        return act(params, obs, k, eps)
-
-    rets, lens = envs.play_episodes(env, policy, episodes, 1)
-    env.close()
-    return rets[:, 0], lens[:, 0]

@@ -170,34 +170,3 @@ class EpisodeTracker:
         # closes the episode's books.
         self.resetting = counted & done
         return counted, finished
-
-
-def play_episodes(env, policy, num_envs: int, episodes_per_env: int = 1, progress=None):
-    """Play exactly `episodes_per_env` episodes in each of `num_envs` envs (no short-episode bias).
-
-    policy(obs [N, ...], active [N] bool) -> actions [N]: `active` marks envs whose step is a
-    decision of a wanted episode (not a reset step, not past their quota); actions of other envs
-    are ignored. Returns (returns [N, K], lengths [N, K]) of raw scores and agent steps.
-    `progress(n)` is called with the number of episodes finished on each step.
-    """
-    tracker = EpisodeTracker(num_envs)
-    done_count = np.zeros(num_envs, np.int64)
-    returns = np.zeros((num_envs, episodes_per_env))
-    lengths = np.zeros((num_envs, episodes_per_env), np.int64)
-    obs, _ = env.reset()
-    while np.any(done_count < episodes_per_env):
-        active = ~tracker.resetting & (done_count < episodes_per_env)
-        actions = np.asarray(policy(obs, active), np.int32)
-        obs, rew, term, trunc, info = env.step(actions)
-        n_before = len(tracker.returns)
-        tracker.step(rew, term, trunc, info)
-        accepted = 0
-        for k, i in enumerate(tracker.env_index[n_before:]):
-            if done_count[i] < episodes_per_env:
-                returns[i, done_count[i]] = tracker.returns[n_before + k]
-                lengths[i, done_count[i]] = tracker.lengths[n_before + k]
-                done_count[i] += 1
-                accepted += 1
-        if progress is not None and accepted:
-            progress(accepted)
-    return returns, lengths

@@ -17,10 +17,11 @@ from typing import Sequence
 
 import numpy as np
 
-from snnjax import envs, io, report, validate
+from snnjax import envs, io, methods, parallel, report, validate
 from snnjax.checkpoint import CheckpointError, load_qnetwork
-from snnjax.convert import ActivationStats, from_qnetwork, normalize
-from snnjax.evaluation import EvalSettings, EvaluationError, collect_observations, evaluate
+from snnjax.convert import from_qnetwork
+from snnjax.config import EvalConfig
+from snnjax.evaluation import EvaluationError, collect_observations, evaluate
 
 
 def resolve_checkpoint(checkpoint: str | Path, game: str) -> Path:
@@ -48,24 +49,14 @@ def diagnostics(population, percentiles, frames, time_steps: int, n: int = 32) -
     return out
 
 
-EVAL_KEYS = ("episodes", "readout", "eps", "max_episode_steps", "seed", "initial_potential", "input_encoding")
 PROTOCOL_KEYS = ("episodes", "readout", "eps", "max_episode_steps", "seed", "initial_potential", "input_encoding",
                  "percentiles", "calibration_frames", "channelwise", "v_thr", "method", "qcfs", "levels")
 
 
-def validate_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percentiles: Sequence[float],
-                  out, **proto) -> tuple[list[int], list[float], dict]:
-    """Every check of a grid run, before anything is computed or written. Returns (T list,
-    percentile list, {game: (params, meta)})."""
-    time_steps = validate.time_steps(time_steps)
-    percentiles = validate.percentiles(percentiles)
+def load_checkpoints(checkpoint, games: Sequence[str]) -> dict:
+    """{game: (params, meta)}: every game's Q-network, checked against the game, before any work."""
     if not games:
         raise EvaluationError("no game given")
-    EvalSettings(games[0], time_steps=time_steps[0], **{k: proto[k] for k in EVAL_KEYS})
-    validate.count(proto["calibration_frames"], "calibration frames")
-    validate.positive(proto["v_thr"], "v_thr")
-    for path in io.outputs(out).values():
-        io.check_writable(path)
     loaded = {}
     for g in games:
         envs.check_env_id(g)
@@ -73,46 +64,47 @@ def validate_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], p
         params, meta = load_qnetwork(path)
         validate.game_fits(g, meta["num_actions"], meta["obs_shape"], f"checkpoint {str(path)!r}")
         loaded[g] = (params, meta)
-    return time_steps, percentiles, loaded
+    return loaded
 
 
-def run_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percentiles: Sequence[float],
-             out: str | Path, episodes: int = 10, readout: str = "robust", eps: float = 0.05,
-             max_episode_steps: int = 4500, seed: int = 0, calibration_frames: int = 15000,
-             channelwise: bool = False, v_thr: float = 1.0, initial_potential: float = 0.0,
-             input_encoding: str = "constant", progress: bool = True, overwrite: bool = False,
-             qcfs: str | Path | None = None, log=print) -> dict:
-    """Evaluate DQN vs SNN for every game x T x percentile; returns the results dict.
+def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path, progress: bool = True,
+             overwrite: bool = False, qcfs: str | Path | None = None, log=print) -> dict:
+    """Evaluate DQN vs SNN for every game x T x percentile of `cfg`; returns the results dict.
 
-    Outputs: `<stem>.json` (everything), `<stem>.csv` and `<stem>.md` (regenerated from the JSON),
-    where `<stem>` is `out` without a .json/.csv/.md/.png suffix. A stored JSON made with the same
-    protocol keeps every finished (game, T) entry, also those outside this grid, and only the
-    missing ones are computed; one made with another protocol is refused (naming the differing
-    settings) unless `overwrite`. A corrupt JSON is moved aside with a warning.
+    Outputs: `<stem>.json` (everything, with the resolved `cfg`), `<stem>.csv` and `<stem>.md`
+    (regenerated from the JSON), where `<stem>` is `out` without a .json/.csv/.md/.png suffix. A
+    stored JSON made with the same protocol keeps every finished (game, T) entry, also those
+    outside this grid, and only the missing ones are computed; one made with another protocol is
+    refused (naming the differing settings) unless `overwrite`. A corrupt JSON is moved aside
+    with a warning. Under `jax.distributed` every process plays its share of the episodes and
+    only process 0 writes.
 
     qcfs: a QCFS fine-tuned network (`snnjax finetune`) of the one game: the SNN agents are its
-    conversion (thresholds from its clip values, V(0) = V_thr / 2; `percentiles` set only the
+    conversion (thresholds from its clip values, V(0) = V_thr / 2; `cfg.percentiles` set only the
     output layer's lambda), played against the original DQN of `checkpoint`.
     """
-    games = [envs.check_env_id(g) for g in games]
-    qnet = None
-    if qcfs is not None:
-        from snnjax import qcfs as qcfs_mod
+    import jax
 
+    games = [envs.check_env_id(g) for g in games]
+    method = methods.Percentile(channelwise=cfg.channelwise, v_thr=cfg.v_thr)
+    if qcfs is not None:
         if len(games) != 1:
             raise EvaluationError(f"a QCFS network belongs to one game; got {len(games)} games")
-        qnet = qcfs_mod.load(qcfs)
-        if qnet[3]["env_id"] != games[0]:
-            raise EvaluationError(f"QCFS network {str(qcfs)!r} was fine-tuned on {qnet[3]['env_id']}, not {games[0]}")
-        initial_potential = 0.5  # the QCFS conversion: V(0) = V_thr / 2
-    proto = dict(episodes=episodes, readout=readout, eps=eps, max_episode_steps=max_episode_steps, seed=seed,
-                 initial_potential=initial_potential, input_encoding=input_encoding,
-                 calibration_frames=calibration_frames, channelwise=channelwise, v_thr=v_thr)
-    time_steps, percentiles, loaded = validate_grid(checkpoint, games, time_steps, percentiles, out, **proto)
+        method = methods.QCFS.load(qcfs)
+        if method.env_id != games[0]:
+            raise EvaluationError(f"QCFS network {str(qcfs)!r} was fine-tuned on {method.env_id}, not {games[0]}")
+        cfg = cfg.replace(initial_potential=method.initial_potential)  # the QCFS conversion: V(0) = V_thr / 2
+    writer = jax.process_index() == 0
+    if writer:
+        for path in io.outputs(out).values():
+            io.check_writable(path)
+    loaded = load_checkpoints(checkpoint, games)
+    time_steps, percentiles = list(cfg.time_steps), list(cfg.percentiles)
+    proto = {k: v for k, v in cfg.to_dict().items() if k not in ("time_steps", "percentiles")}
     paths = io.outputs(out)
     settings = dict(proto, percentiles=percentiles)
-    if qnet is not None:
-        settings.update(method="qcfs", qcfs=str(qcfs), levels=qnet[2])
+    if qcfs is not None:
+        settings.update(method="qcfs", qcfs=str(qcfs), levels=method.levels)
     results = io.load_results(paths["json"], warn=log)
     if results is not None:
         diff = io.settings_diff({k: results["settings"].get(k) for k in PROTOCOL_KEYS}, settings)
@@ -128,38 +120,36 @@ def run_grid(checkpoint, games: Sequence[str], time_steps: Sequence[int], percen
     results["settings"] = dict(settings, time_steps=sorted(
         {int(t) for e in results["games"].values() for t in e["runs"]} | set(time_steps)))
     results["versions"] = report.versions()
-    for path in paths.values():
+    for path in paths.values() if writer else ():
         io.make_parent(path)
     for g in games:
         params, meta = loaded[g]
         entry = results["games"].setdefault(g, {"runs": {}, "checkpoint": str(resolve_checkpoint(checkpoint, g)),
                                                 "train_env": meta.get("env_id")})
-        todo = [t for t in time_steps if str(t) not in entry["runs"]]
+        # Process 0's stored results decide what is left, for every process (no shared disk needed).
+        left = parallel.broadcast(np.array([str(t) not in entry["runs"] for t in time_steps]))
+        todo = [t for t, x in zip(time_steps, left) if x]
         if not todo:
             continue
         ann = from_qnetwork(params, meta)
         t0 = time.perf_counter()
-        cal = collect_observations(ann, g, calibration_frames, seed, eps, max_episode_steps=max_episode_steps,
-                                   progress=progress)
-        if qnet is None:
-            stats = ActivationStats(ann, cal, p_min=percentiles[0], channelwise=channelwise)
-            population = [normalize(ann, stats.lambdas(p), v_thr, p) for p in percentiles]
-        else:
-            population = [qcfs_mod.to_snn(qnet[0], qnet[1], cal, p) for p in percentiles]
+        cal = collect_observations(ann, g, cfg.calibration_frames, cfg.seed, cfg.eps,
+                                   max_episode_steps=cfg.max_episode_steps, progress=progress and writer)
+        calibration = method.calibrate(ann, cal, percentiles)
+        population = [method.build(ann, calibration, p) for p in percentiles]
         entry["calibration"] = {"frames": int(len(cal)), "seconds": time.perf_counter() - t0,
                                 "lambdas": {str(p): [np.asarray(x).tolist() for x in net.lambdas]
                                             for p, net in zip(percentiles, population)}}
         entry["diagnostics"] = diagnostics(population, percentiles, cal, time_steps[-1])
-        eval_proto = {k: proto[k] for k in EVAL_KEYS}
         for t in todo:
-            s = EvalSettings(g, time_steps=t, cr_times=tuple(x for x in time_steps if x < t), **eval_proto)
-            res = evaluate(ann, population, s, progress=progress)
+            res = evaluate(ann, population, cfg, g, t, [x for x in time_steps if x < t], progress=progress)
             run = {"dqn": res["dqn"], "times": res["times"], "timing": res["timing"], "agents": {}}
             for p, agent in zip(percentiles, res["agents"]):
                 run["agents"][str(p)] = dict(agent, summary=report.summarize(agent, res["dqn"]))
             entry["runs"][str(t)] = run
-            write_outputs(results, paths)
-    results["rows"] = write_outputs(results, paths)
+            if writer:
+                write_outputs(results, paths)
+    results["rows"] = write_outputs(results, paths) if writer else rows_of(results)
     results["rows_asked"] = [r for r in results["rows"] if r["game"] in games and r["time_steps"] in time_steps]
     return results
 

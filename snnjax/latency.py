@@ -23,10 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax import report
-from snnjax import validate
+from snnjax import methods, report, validate
 from snnjax.io import check_writable, load_results, make_parent, outputs, settings_diff, savefig, write_json, write_text
-from snnjax.convert import ActivationStats, auto_percentile, normalize
 from snnjax.diagnostics import CASES, error_analysis
 from snnjax.snn import q_values, simulate
 
@@ -43,26 +41,35 @@ def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, 
     times = tuple(t for t in GRID if t <= t_max)
     q = jax.vmap(lambda o: q_values(ann, o))(jnp.asarray(frames))
     target = np.asarray(jnp.argmax(q, -1))
-    stats = {False: ActivationStats(ann, calib, min(candidates + (percentile,))),
-             True: ActivationStats(ann, calib, min(candidates + (percentile,)), channelwise=True)}
-    p_auto, _ = auto_percentile(ann, calib, auto_t, candidates)
-    p_auto_cw, _ = auto_percentile(ann, calib, auto_t, candidates, channelwise=True, initial_potential=0.5)
-    methods = {"paper": (percentile, False, 0.0, "robust"), "paper-normal": (percentile, False, 0.0, "normal"),
-               "v0-half": (percentile, False, 0.5, "robust"), "channelwise": (percentile, True, 0.0, "robust"),
-               "auto-p": (p_auto, False, 0.0, "robust"), "all": (p_auto_cw, True, 0.5, "robust")}
+    p_min = min(candidates + (percentile,))
+    auto = methods.AutoPercentile(auto_t, candidates)
+    table = {"paper": (methods.Percentile(), "robust"), "paper-normal": (methods.Percentile(), "normal"),
+             "v0-half": (methods.Percentile(initial_potential=0.5), "robust"),
+             "channelwise": (methods.Percentile(channelwise=True), "robust"), "auto-p": (auto, "robust"),
+             "all": (methods.AutoPercentile(auto_t, candidates, channelwise=True, initial_potential=0.5), "robust")}
     if qcfs_net is not None:  # (fine-tuned network, clips, L): thresholds = clips, V(0) = V_thr / 2
-        from snnjax.qcfs import to_snn
+        table["qcfs"] = (methods.QCFS(qcfs_net[0], tuple(qcfs_net[1]), qcfs_net[2]), "robust")
+    calibrations = {}  # one statistics pass per kind of calibration, shared by the methods
 
-        methods["qcfs"] = (percentile, False, 0.5, "robust")
+    def build(method):
+        key = (type(method).__name__, method.channelwise if hasattr(method, "channelwise") else None,
+               method.initial_potential if isinstance(method, methods.AutoPercentile) else None)
+        if key not in calibrations:
+            calibrations[key] = method.calibrate(ann, calib, [p_min])
+        cal = calibrations[key]
+        p = cal["percentile"] if isinstance(method, methods.AutoPercentile) else percentile
+        return method.build(ann, cal, percentile), p
+
     out = {"times": list(times), "frames": int(len(frames)), "diag_frames": min(diag_frames, len(frames)),
            "methods": {}}
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(methods) * len(frames), unit="frame", desc=f"latency study, T up to {times[-1]}",
+    bar = tqdm(total=len(table) * len(frames), unit="frame", desc=f"latency study, T up to {times[-1]}",
                disable=None if progress else True)
-    for name, (p, cw, v0, readout) in methods.items():
-        snn = (to_snn(qcfs_net[0], qcfs_net[1], calib, p) if name == "qcfs"
-               else normalize(ann, stats[cw].lambdas(p), 1.0, p))
+    for name, (method, readout) in table.items():
+        snn, p = build(method)
+        v0 = method.initial_potential
+        cw = bool(getattr(method, "channelwise", False))
         res = simulate(snn, frames, times[-1], times=times[:-1], initial_potential=v0)
         acts = np.asarray(getattr(res, f"{readout}_t").argmax(-1))  # [N, K]
         cr = (acts == target[:, None]).mean(0)

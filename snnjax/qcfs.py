@@ -134,10 +134,10 @@ def to_snn(tuned: SpikingNetwork, clips, frames, output_percentile: float = 99.9
     """The spiking network of a fine-tuned QCFS network: eq. (16) with lambda_l = clip_l for every
     hidden layer, V_thr = 1 (simulate it with initial_potential=0.5 and T = L); the output layer's
     lambda is the percentile of its positive Q-values on `frames`, as in the paper's method."""
-    from snnjax.convert import ActivationStats, normalize
+    from snnjax.methods import QCFS
 
-    out_lam = ActivationStats(tuned, frames, output_percentile).lambdas(output_percentile)[-1]
-    return normalize(tuned, [*clips, out_lam], 1.0, output_percentile)
+    method = QCFS(tuned, tuple(clips), 0)
+    return method.build(tuned, method.calibrate(tuned, frames, [output_percentile]), output_percentile)
 
 
 def save(path: str | Path, tuned: SpikingNetwork, clips, meta: dict, levels: int, history: dict) -> Path:

@@ -26,7 +26,7 @@ import numpy as np
 
 from snnjax import envs, report, stats
 from snnjax.checkpoint import CheckpointError, load_qnetwork, save_qnetwork
-from snnjax.dqn import evaluate_qnetwork
+from snnjax.evaluation import random_scores, score_dqn
 from snnjax.io import write_json, write_text
 from snnjax.models import network_from_meta
 
@@ -38,19 +38,14 @@ PROTOCOL = "paper: eps=0.05, up to 30 no-op starts, raw score, 18,000-frame cap,
 def score(path: str | Path, episodes: int, eps: float = 0.05, seed: int = 0,
           max_episode_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(raw scores [episodes], lengths [episodes]) of the Q-network file `path`, one episode per
-    env on the evaluation seed range `seed`."""
+    env on the evaluation seed range `seed`: `evaluation.score_dqn`, the main command's DQN row."""
     params, meta = load_qnetwork(path)
-    return evaluate_qnetwork(network_from_meta(meta), params, meta["env_id"], episodes, seed, eps, max_episode_steps)
+    return score_dqn(params, meta, episodes, seed, eps, max_episode_steps)
 
 
 def random_agent(env_id: str, episodes: int, seed: int = 0):
     """(scores, lengths) of the uniform random policy under the evaluation protocol."""
-    env = envs.make_eval_env(env_id, episodes, seed)
-    _, n = envs.env_info(env_id)
-    rng = np.random.default_rng(seed)
-    rets, lens = envs.play_episodes(env, lambda o, a: rng.integers(0, n, len(o)), episodes, 1)
-    env.close()
-    return rets[:, 0], lens[:, 0]
+    return random_scores(env_id, episodes, seed)
 
 
 def regression_scores(model: str | Path) -> list[float]:
@@ -128,6 +123,41 @@ def ship(run_dir: str | Path, models_dir: str | Path = MODELS, episodes: int = 2
     return prov
 
 
+def rescore(model: str | Path, episodes: int | None = None, qnetwork: str | Path | None = None,
+            log=print) -> dict:
+    """Score a shipped model again with this version's play loop (its DQN, the random agent and
+    the greedy regression scores) and rewrite its provenance and the models index. `qnetwork`:
+    the full-precision network it came from, scored too; without it the float32 entry is kept
+    and marked as scored by an earlier version."""
+    model = Path(model)
+    prov_path = model.with_suffix(".json")
+    if not prov_path.is_file():
+        raise CheckpointError(f"{str(model)!r} has no provenance file {str(prov_path)!r}")
+    prov = json.loads(prov_path.read_text())
+    game = prov["game"]
+    episodes = episodes or prov["evaluation"]["episodes"]
+    log(f"{game}: shipped network, {episodes} episodes")
+    rets, lens = score(model, episodes)
+    log(f"{game}: random agent, {episodes} episodes")
+    rnd, _ = random_agent(game, episodes)
+    p = stats.welch_p(rets, rnd)
+    if qnetwork:
+        fp_rets, fp_lens = score(qnetwork, episodes)
+        prov["evaluation_float32"] = dict(_summary(fp_rets, fp_lens), protocol=PROTOCOL)
+    elif "evaluation_float32" in prov:
+        prov["evaluation_float32"]["scored_by"] = "an earlier snnjax (other exploration draws)"
+    reg = regression_scores(model)
+    prov.update(evaluation=dict(_summary(rets, lens), protocol=PROTOCOL), random_agent=_summary(rnd),
+                welch_p_vs_random=p, beats_random=bool(np.mean(rets) > np.mean(rnd) and p < 0.05),
+                regression=dict(REGRESSION, scores=reg, band=regression_band(reg)),
+                rescored_with=report.versions())
+    write_json(prov_path, prov)
+    write_index(model.parent)
+    log(f"{game}: {stats.fmt_pm(*stats.mean_std(rets))} vs random {stats.fmt_pm(*stats.mean_std(rnd))}, "
+        f"Welch p = {p:.3g}")
+    return prov
+
+
 INDEX_HEAD = """# Shipped Q-networks
 
 Trained with snnjax's own trainer on this project's 2-core CPU machines (nobody can download
@@ -145,7 +175,14 @@ games fit a repository that travels to an accelerator, and 8-bit synapses are wh
 neuromorphic chips (Loihi, SpiNNaker2) store. Loading gives float32 kernels equal to
 int8 x scale, so the shipped file is exactly the network that every table converts and
 evaluates. The provenance keeps the score of the full-precision network it came from beside
-the shipped one's ("float32" column).
+the shipped one's ("float32" column; * = scored by an earlier snnjax whose exploration draws
+differ, because that float32 file is not kept).
+
+**One model, one seed, one score.** Every score here comes from the one play loop
+(`snnjax.play`) with the DQN agent that `snnjax evaluate` plays beside its SNN; an episode
+depends only on the model, the seed and its index, so the main command's 8 DQN episodes are
+the first 8 of the 20 here (`tests/test_shipped_models.py` checks it on Breakout). The models
+shipped before that loop existed were scored again with it (`snnjax rescore`).
 
 **One recipe for the 17-game campaign** (`configs/campaign.toml`, used unchanged for every
 game): Nature CNN, Double DQN, 3-step returns, Adam 1e-4, Huber loss, 8 envs under the training
@@ -171,7 +208,8 @@ def _row(m: dict, paper: dict | None) -> str:
     recipe = (f"{cfg.get('optimizer')}, n-step {cfg.get('n_step')}, "
               f"{'Double DQN' if cfg.get('double_dqn') else 'DQN'}, 1 update / {cfg.get('train_every')} steps")
     return (f"| {m['game']} | {stats.fmt_pm(ev['mean'], ev['std'])} ({ev['episodes']} ep.) "
-            f"| {stats.fmt_pm(fp['mean'], fp['std']) if fp else '-'} | {stats.fmt_pm(rnd['mean'], rnd['std'])} "
+            f"| {stats.fmt_pm(fp['mean'], fp['std']) + ('*' if 'scored_by' in fp else '') if fp else '-'} "
+            f"| {stats.fmt_pm(rnd['mean'], rnd['std'])} "
             f"| {p:.2g} | {'yes' if beats else '**no**'} "
             f"| {paper['dqn_mean'] + ' ± ' + paper['dqn_std'] if paper else '-'} "
             f"| {m['frames']:,} | {m['updates']:,} | {m['train_wall_s'] / 3600:.2f} h, {m['hardware']} | {recipe} |")

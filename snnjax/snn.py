@@ -347,21 +347,6 @@ def _batch_runner(time_steps, times, input_encoding, method, chunk, fast):
     return FastJit(lambda net, obs, v0: jax.vmap(lambda o: one(net, o, initial_potential=v0))(obs), fast=fast)
 
 
-def _shard_batch(x: jax.Array):
-    """Put the batch axis of `x` across all local devices (one mesh axis, "agents").
-    Returns (x padded to a multiple of the device count, original length)."""
-    devices = jax.local_devices()
-    n = x.shape[0]
-    if len(devices) == 1:
-        return x, n
-    pad = (-n) % len(devices)
-    if pad:
-        x = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("agents",))
-    spec = jax.sharding.PartitionSpec("agents", *([None] * (x.ndim - 1)))
-    return jax.device_put(x, jax.sharding.NamedSharding(mesh, spec)), n
-
-
 def simulate(net: SpikingNetwork, obs, time_steps: int, times: Sequence[int] | None = None,
              initial_potential: float = 0.0, input_encoding: str = "constant", method: str = "auto",
              chunk: int | None = None, fast_compile: bool = True) -> SimulationResult:
@@ -388,7 +373,9 @@ def simulate(net: SpikingNetwork, obs, time_steps: int, times: Sequence[int] | N
     method = "chunked" if method == "auto" else method
     run = _batch_runner(int(time_steps), times, input_encoding, method,
                         int(min(chunk, time_steps)), bool(fast_compile))
-    flat, n = _shard_batch(flat)
+    from snnjax.parallel import shard
+
+    flat, n = shard(flat, 0)
     res = run(net, flat, jnp.float32(initial_potential))
     return jax.tree_util.tree_map(lambda x: x[:n].reshape((*batch, *x.shape[1:])), res)
 

@@ -42,3 +42,36 @@ def test_bad_types_and_missing_file(tmp_path):
         config.load(ROOT / "configs" / "cartpole.toml", ["total_steps=lots"])
     with pytest.raises(ConfigError, match="not found"):
         config.load(tmp_path / "nope.toml")
+
+
+def test_eval_config_layers_and_the_paper_file(tmp_path):
+    from snnjax.config import EvalConfig, load_eval
+
+    paper = load_eval(ROOT / "configs" / "eval_paper.toml")
+    assert paper.time_steps == (500,) and paper.percentiles == (99.9, 99.99) and paper.episodes == 50
+    # defaults <- file <- --set <- flags
+    f = tmp_path / "e.toml"
+    f.write_text("episodes = 3\nseed = 2\ntime_steps = [10, 5]\n")
+    cfg = load_eval(f, ["seed=4", "percentiles=99,100"], {"eps": 0.1})
+    assert (cfg.episodes, cfg.seed, cfg.eps, cfg.time_steps, cfg.percentiles) == (3, 4, 0.1, (5, 10), (99.0, 100.0))
+    assert cfg == EvalConfig(**cfg.to_dict())  # round trip through the results JSON
+    assert load_eval(None, [], {"time_steps": 7}).time_steps == (7,)
+
+
+@pytest.mark.parametrize("over,match", [
+    (["episodes=0"], "episodes must be an integer >= 1, got 0"),
+    (["time_steps=0"], r"time steps T must be integers in \[1, 10000\], got 0"),
+    (["percentiles=100.5"], r"percentile must be in \(0, 100\], got 100.5"),
+    (["eps=1.5"], r"eps must be in \[0, 1\]"),
+    (["readout=spikes"], "readout must be one of normal, robust, membrane, got 'spikes'"),
+    (["input_encoding=poisson"], "input_encoding must be 'constant' or 'if'"),
+    (["v_thr=0"], "v_thr must be > 0"),
+    (["seed=-1"], "seed must be an integer in"),
+    (["epsilon=0.1"], "unknown config key 'epsilon' \\(did you mean 'eps'\\?\\)"),
+])
+def test_eval_config_bad_values_name_the_value(over, match):
+    from snnjax.config import load_eval
+    from snnjax.validate import ValidationError
+
+    with pytest.raises(ValidationError, match=match):
+        load_eval(None, over)

@@ -49,9 +49,11 @@ def test_raw_score_bookkeeping_on_breakout_training_env():
 
 
 def test_eval_episodes_truncate_at_cap_and_count_no_reset_step():
-    env = envs.make_eval_env("Pong-v5", 3, 0, max_episode_steps=40)
-    rets, lens = envs.play_episodes(env, lambda obs, active: np.zeros(len(obs), np.int32), 3, 2)
-    assert lens.shape == (3, 2)
-    assert np.all(lens == 40)  # Pong cannot end in 40 agent steps: every episode is truncated
-    assert np.all(rets == 0)
-    env.close()
+    from snnjax.agents import random_agent
+    from snnjax.play import play
+
+    res = play(random_agent(6), None, "Pong-v5", 3, num_agents=2, max_episode_steps=40)
+    assert res.lengths.shape == (2, 3)
+    assert np.all(res.lengths == 40)  # Pong cannot end in 40 agent steps: every episode is truncated
+    assert np.all(res.decisions == 40)  # the reset step after the truncation is not a decision
+    assert np.all(res.returns == 0)

@@ -4,9 +4,12 @@ import jax
 import numpy as np
 import pytest
 
+from snnjax.validate import ValidationError
+
 from snnjax import envs
 from snnjax.convert import convert, from_params
-from snnjax.evaluation import EvalSettings, EvaluationError, collect_observations, evaluate
+from snnjax.config import EvalConfig
+from snnjax.evaluation import EvaluationError, collect_observations, evaluate
 from snnjax.models import NatureDQN, init_params, layer_specs
 
 
@@ -19,12 +22,12 @@ def breakout_nets():
     return ann, [convert(ann, calib, 99.0), convert(ann, calib, 100.0)]
 
 
-SETTINGS = dict(episodes=3, time_steps=6, max_episode_steps=60, cr_times=(2, 4), eps=0.05)
+CFG = EvalConfig(episodes=3, max_episode_steps=60, eps=0.05)
 
 
 def test_population_evaluation_fields_and_ranges(breakout_nets):
     ann, pop = breakout_nets
-    res = evaluate(ann, pop, EvalSettings("Breakout-v5", **SETTINGS), progress=False)
+    res = evaluate(ann, pop, CFG, "Breakout-v5", 6, cr_times=(2, 4), progress=False)
     assert res["times"] == [2, 4, 6]
     assert len(res["agents"]) == 2 and len(res["dqn"]["scores"]) == 3
     for agent in res["agents"]:
@@ -39,24 +42,29 @@ def test_population_evaluation_fields_and_ranges(breakout_nets):
     assert res["timing"]["decisions"] > 0
 
 
-def test_dqn_in_place_of_snn_gives_cr_one_and_identical_scores(breakout_nets):
-    ann, pop = breakout_nets
-    res = evaluate(ann, pop[:1], EvalSettings("Breakout-v5", **SETTINGS), progress=False, snn_is_dqn=True)
-    agent = res["agents"][0]
-    for name in ("normal", "robust", "membrane"):
-        assert agent["conversion_rate"][name] == [1.0, 1.0, 1.0]
-    assert agent["scores"] == res["dqn"]["scores"]
-    assert agent["lengths"] == res["dqn"]["lengths"]
+def test_dqn_beside_itself_gives_cr_one_and_identical_scores(breakout_nets):
+    """The side-by-side agent with the DQN in the SNN's place: every decision agrees and both
+    rows play identical games (same seeds, same exploration draws)."""
+    from snnjax import agents
+    from snnjax.evaluation import dqn_agent
+    from snnjax.play import play
+
+    ann, _ = breakout_nets
+    agent = agents.side_by_side(dqn_agent(ann), dqn_agent(ann))
+    res = play(agent, (ann, ann), "Breakout-v5", 3, num_agents=2, max_episode_steps=60, count=("match",))
+    np.testing.assert_array_equal(res.counts["match"][..., 0], res.decisions[:1])
+    np.testing.assert_array_equal(res.returns[0], res.returns[1])
+    np.testing.assert_array_equal(res.lengths[0], res.lengths[1])
 
 
 def test_mismatched_action_count_is_refused(breakout_nets):
     ann, pop = breakout_nets
     with pytest.raises(EvaluationError, match="4 actions but Pong-v5 has 6"):
-        evaluate(ann, pop, EvalSettings("Pong-v5", **SETTINGS), progress=False)
-    with pytest.raises(EvaluationError, match="time steps T must be >= 1"):
-        EvalSettings("Pong-v5", time_steps=0)
-    with pytest.raises(EvaluationError, match="episodes must be >= 1"):
-        EvalSettings("Pong-v5", episodes=0)
+        evaluate(ann, pop, CFG, "Pong-v5", 6, progress=False)
+    with pytest.raises(ValidationError, match=r"time steps T must be integers in \[1, 10000\], got 0"):
+        evaluate(ann, pop, CFG, "Breakout-v5", 0, progress=False)
+    with pytest.raises(ValidationError, match="episodes must be an integer >= 1, got 0"):
+        EvalConfig(episodes=0)
 
 
 def test_eval_protocol_on_real_game_noop_starts_and_reset_step():

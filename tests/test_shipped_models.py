@@ -61,3 +61,19 @@ def test_flax_network_and_converter_compute_the_same_q_values(model):
     conv_q = np.asarray(jax.vmap(lambda o: q_values(from_qnetwork(params, meta), o))(obs))
     np.testing.assert_allclose(conv_q, flax_q, rtol=1e-4, atol=1e-4 * np.abs(flax_q).max())
     assert (conv_q.argmax(-1) == flax_q.argmax(-1)).all()
+
+
+def test_main_command_gives_the_shipped_scores(tmp_path, monkeypatch):
+    """One model, one seed, one score: `snnjax evaluate` (the main command: the DQN beside its
+    SNN in the one play loop) plays the same episodes as `snnjax ship` recorded in
+    models/README.md; its E DQN episodes are the first E of the shipped 20."""
+    from snnjax.cli import main
+
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "main.json"
+    assert main(["evaluate", "--episodes", "2", "-T", "4", "--calibration-frames", "64", "--quiet",
+                 "--out", str(out)]) == 0
+    dqn = json.loads(out.read_text())["games"]["Breakout-v5"]["runs"]["4"]["dqn"]
+    shipped = json.loads((ROOT / "models" / "Breakout-v5.json").read_text())["evaluation"]
+    assert dqn["scores"] == shipped["scores"][:2]
+    assert dqn["lengths"] == shipped["lengths"][:2]

@@ -1,0 +1,132 @@
+"""Agents: every policy is one pure, jit-able function over an agents x envs batch.
+
+    act(params, obs [A, E, *obs_shape], key, eps) -> (actions [A, E] int32, aux)
+
+A = agents (a population of converted SNNs, the DQN, a random agent, or several side by side),
+E = envs per agent. Every agent has a *greedy* part (its own choice, with `aux`: what callers
+may count, e.g. every readout's action) and the ONE epsilon-greedy of the project on top.
+
+Exploration draws are shared by all agents in an env: env e of every agent sees the same draws,
+so two agents that choose the same greedy actions play the same games. With `env_index` (what
+`snnjax.play` passes) env e's draws come from `fold_in(key, env_index[e])`: they do not depend
+on how many envs, devices or processes share the work. Without it (the trainer) one draw of
+shape [E] is taken from `key`, as the trainer always has, so trained DQNs stay reproducible.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from snnjax import readout as ro
+from snnjax.snn import q_values, simulate_fn
+
+
+def epsilon_greedy(key: jax.Array, greedy: jax.Array, eps, num_actions: int,
+                   env_index: jax.Array | None = None) -> jax.Array:
+    """Replace greedy actions [..., E] by a uniform random action with probability eps.
+
+    One uniform draw and one random action per env (the last axis), shared by the leading axes.
+    env_index [E]: per-env keys `fold_in(key, env_index[e])`; None: one draw of shape [E]."""
+    n_envs = greedy.shape[-1]
+    if env_index is None:
+        k1, k2 = jax.random.split(key)
+        rand = jax.random.randint(k1, (n_envs,), 0, num_actions)
+        explore = jax.random.uniform(k2, (n_envs,)) < eps
+    else:
+        def one(i):
+            k1, k2 = jax.random.split(jax.random.fold_in(key, i))
+            return jax.random.randint(k1, (), 0, num_actions), jax.random.uniform(k2, ()) < eps
+
+        rand, explore = jax.vmap(one)(env_index)
+    return jnp.where(explore, rand, greedy).astype(jnp.int32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    """greedy(params, obs [A, E, ...]) -> (greedy actions [A, E], aux {name: [A, E, ...]}).
+
+    `act` adds exploration; `eps` is the default exploration rate."""
+
+    greedy: Callable[[Any, jax.Array], tuple[jax.Array, dict]]
+    num_actions: int
+    eps: float = 0.05
+
+    def act(self, params, obs, key, eps=None, env_index=None):
+        greedy, aux = self.greedy(params, obs)
+        eps = self.eps if eps is None else eps
+        return epsilon_greedy(key, greedy, eps, self.num_actions, env_index), aux
+
+
+def q_agent(q_batch: Callable[[Any, jax.Array], jax.Array], num_actions: int, eps: float = 0.05) -> Agent:
+    """A DQN: one Q-network (params without an agent axis) plays every row.
+
+    q_batch(params, obs [B, ...]) -> Q [B, num_actions]; aux: {"actions": greedy [A, E, 1]}."""
+
+    def greedy(params, obs):
+        a, e = obs.shape[:2]
+        q = q_batch(params, obs.reshape((a * e, *obs.shape[2:]))).reshape((a, e, -1))
+        g = ro.select_action(q)
+        return g, {"actions": g[..., None]}
+
+    return Agent(greedy, num_actions, eps)
+
+
+def flax_q(network) -> Callable:
+    """q_batch of a Flax Q-network module (the trainer's)."""
+    return lambda params, obs: network.apply({"params": params}, obs)
+
+
+def ann_q(ann, obs) -> jax.Array:
+    """q_batch of the converter's network (a SpikingNetwork run as the ANN)."""
+    return jax.vmap(q_values, in_axes=(None, 0))(ann, obs)
+
+
+def snn_agent(num_actions: int, time_steps: int, times: tuple[int, ...], readout: str = "robust",
+              input_encoding: str = "constant", initial_potential: float = 0.0, chunk: int = 64,
+              eps: float = 0.05) -> Agent:
+    """A population of converted SNNs: params = P networks stacked on a leading axis, obs [P, E, ...].
+
+    Each network is simulated for `time_steps` steps per observation (`snn.simulate_one_chunked`,
+    eqs. 1-3) and acts on `readout` at T. aux: {"actions": [P, E, 3, K]}, the action of every
+    readout (ro.READOUTS) at every any-time step of `times` (T last)."""
+    ro.check_readout(readout)
+    one = simulate_fn(time_steps, times, input_encoding, "chunked", chunk)
+
+    def sim(net, o):
+        return one(net, o, initial_potential=initial_potential)
+
+    def greedy(pop, obs):
+        res = jax.vmap(jax.vmap(sim, in_axes=(None, 0)), in_axes=(0, 0))(pop, obs)
+        reads = jnp.stack([res.normal_t, res.robust_t, res.membrane_t], axis=2)  # [P, E, 3, K, A]
+        acts = ro.select_action(reads)
+        return acts[:, :, ro.READOUTS.index(readout), -1], {"actions": acts}
+
+    return Agent(greedy, num_actions, eps)
+
+
+def random_agent(num_actions: int) -> Agent:
+    """Uniformly random actions: the one epsilon-greedy with eps = 1 (params unused)."""
+    return Agent(lambda params, obs: (jnp.zeros(obs.shape[:2], jnp.int32), {}), num_actions, eps=1.0)
+
+
+def side_by_side(agent: Agent, reference: Agent) -> Agent:
+    """Agents of `agent` (params[0], rows 0..P-1) beside `reference` (params[1], one more row).
+
+    obs [P + 1, E, ...]: the reference acts on the last row and is also asked on rows 0..P-1, so
+    aux["match"] [P, E, ...] says where each of `agent`'s aux["actions"] equals the reference's
+    greedy action on the same observation (eq. 18's numerator). Both must share num_actions."""
+    if agent.num_actions != reference.num_actions:
+        raise ValueError(f"agents have {agent.num_actions} and {reference.num_actions} actions")
+
+    def greedy(params, obs):
+        mine, aux = agent.greedy(params[0], obs[:-1])
+        ref, _ = reference.greedy(params[1], obs)  # [P + 1, E]
+        acts = aux["actions"]
+        ref_b = ref[:-1].reshape(ref[:-1].shape + (1,) * (acts.ndim - 2))
+        return jnp.concatenate([mine, ref[-1:]], axis=0), {"match": acts == ref_b}
+
+    return Agent(greedy, agent.num_actions, agent.eps)

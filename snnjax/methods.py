@@ -1,0 +1,93 @@
+"""Conversion methods as siblings behind one small interface: calibrate, then build.
+
+    cal = method.calibrate(ann, frames, percentiles)   # what the calibration frames teach
+    snn = method.build(ann, cal, p)                    # a SpikingNetwork for percentile p
+    simulate(snn, obs, T, initial_potential=method.initial_potential)
+
+`ann` is the analog network (`convert.from_qnetwork`); `frames` the DQN's own calibration
+frames [N, *obs_shape]; `percentiles` every p that `build` will be asked for (the statistics
+keep what they need for all of them in one pass). The simulator never knows which method
+built a network.
+
+- `Percentile`: the paper's data-based normalization (eq. 16) by the p-th percentile of each
+  layer's activations; `channelwise=True`: one lambda per channel (Kim et al. 2020).
+- `AutoPercentile`: `Percentile`, with p chosen by the conversion rate at `time_steps` on the
+  calibration frames (`convert.auto_percentile`); `build` ignores the p it is given.
+- `QCFS`: a network fine-tuned with quantization-clip-floor-shift activations (`snnjax.qcfs`,
+  Bu et al. 2022): thresholds are its clip values, V(0) = V_thr / 2; p sets the output layer's
+  lambda only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Sequence
+
+from snnjax.convert import ActivationStats, auto_percentile, check_percentile, normalize
+from snnjax.snn import SpikingNetwork
+
+
+@dataclasses.dataclass(frozen=True)
+class Percentile:
+    """The paper's method (eq. 16), per layer or per channel."""
+
+    channelwise: bool = False
+    v_thr: float = 1.0
+    initial_potential: float = 0.0
+    name: str = "percentile"
+
+    def calibrate(self, ann: SpikingNetwork, frames, percentiles: Sequence[float]) -> ActivationStats:
+        return ActivationStats(ann, frames, min(check_percentile(p) for p in percentiles),
+                               channelwise=self.channelwise)
+
+    def build(self, ann: SpikingNetwork, cal: ActivationStats, percentile: float) -> SpikingNetwork:
+        return normalize(ann, cal.lambdas(percentile), self.v_thr, percentile)
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoPercentile:
+    """`Percentile` with p picked among `candidates` by the conversion rate at `time_steps`."""
+
+    time_steps: int = 50
+    candidates: tuple[float, ...] = (99.0, 99.9, 99.99, 99.999, 100.0)
+    channelwise: bool = False
+    v_thr: float = 1.0
+    initial_potential: float = 0.0
+    name: str = "auto-p"
+
+    def calibrate(self, ann: SpikingNetwork, frames, percentiles: Sequence[float] = ()) -> dict[str, Any]:
+        stats = ActivationStats(ann, frames, min(check_percentile(p) for p in self.candidates),
+                                channelwise=self.channelwise)
+        best, rates = auto_percentile(ann, frames, self.time_steps, self.candidates, channelwise=self.channelwise,
+                                      v_thr=self.v_thr, initial_potential=self.initial_potential, stats=stats)
+        return {"stats": stats, "percentile": best, "rates": rates}
+
+    def build(self, ann: SpikingNetwork, cal: dict, percentile: float | None = None) -> SpikingNetwork:
+        p = cal["percentile"]
+        return normalize(ann, cal["stats"].lambdas(p), self.v_thr, p)
+
+
+@dataclasses.dataclass(frozen=True)
+class QCFS:
+    """The conversion of a QCFS fine-tuned network: lambda_l = clip_l for every hidden layer."""
+
+    tuned: SpikingNetwork
+    clips: tuple
+    levels: int
+    env_id: str = ""  # the game it was fine-tuned on
+    initial_potential: float = 0.5
+    name: str = "qcfs"
+
+    @classmethod
+    def load(cls, path: str | Path) -> "QCFS":
+        from snnjax import qcfs
+
+        tuned, clips, levels, meta = qcfs.load(path)
+        return cls(tuned, tuple(clips), levels, meta["env_id"])
+
+    def calibrate(self, ann: SpikingNetwork, frames, percentiles: Sequence[float]) -> ActivationStats:
+        return ActivationStats(self.tuned, frames, min(check_percentile(p) for p in percentiles))
+
+    def build(self, ann: SpikingNetwork, cal: ActivationStats, percentile: float) -> SpikingNetwork:
+        return normalize(self.tuned, [*self.clips, cal.lambdas(percentile)[-1]], 1.0, percentile)

@@ -1,0 +1,159 @@
+"""The one play loop: agents act in envpool envs until every env has finished its episode.
+
+    play(agent, params, env_id, episodes, num_agents=A) -> PlayResult
+
+One envpool holds A x E envs, agent-major (env a * E + e is agent a's env e); env e of every
+agent gets evaluation seed e of the run's range and the same exploration draws, so agents
+that choose alike play alike. Each step is one jitted call of `agent.act` on all A x E
+observations; the envs axis is sharded over every local device (`parallel.shard`) and, under
+`jax.distributed`, each process plays its own share of the E envs (`parallel.process_share`)
+and the per-env results are all-gathered. An env's game depends only on (model, seed, env
+index): 1 device, 4 devices and 2 processes give the same scores (tested).
+
+Every decision that belongs to an episode is counted; envpool's auto-reset step after a done is
+not (`envs.EpisodeTracker`). `count` names entries of the agent's aux to sum over decisions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from snnjax import envs, parallel
+from snnjax.agents import Agent
+from snnjax.compile import FastJit
+
+STEP_KEY_SALT = 0x5EED  # exploration keys: fold_in(key(seed) ^ salt, step), then env index
+
+
+@dataclasses.dataclass
+class PlayResult:
+    """Per agent and env (episode): raw score, agent steps, decisions and counted aux sums."""
+
+    returns: np.ndarray  # [A, E] raw scores (unclipped)
+    lengths: np.ndarray  # [A, E] agent steps of the episode
+    decisions: np.ndarray  # [A, E] decisions counted (== lengths when every episode finished)
+    counts: dict[str, np.ndarray]  # {name: [A', E, ...]} sum of aux[name] over decisions (A' <= A rows)
+    timing: dict[str, float]  # this process: wall_s, policy_s, env_s, decisions_per_s, ...
+
+
+def step_keys(seed: int) -> jax.Array:
+    return jax.random.key(seed ^ STEP_KEY_SALT)
+
+
+def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: int = 1, seed: int = 0,
+         eps: float | None = None, max_episode_steps: int | None = None, count: Sequence[str] = (),
+         seed_base: int = envs.EVAL_SEED_BASE, progress: bool = False, desc: str = "play",
+         on_step: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+         distributed: bool = True) -> PlayResult:
+    """Play one episode in each of `episodes` envs per agent (no short-episode bias).
+
+    params: the agent's params (e.g. a stacked SNN population and the DQN side by side).
+    eps: exploration rate (default the agent's). max_episode_steps: agent-step cap (Atari).
+    on_step(obs [A*E_local, ...], active [A*E_local]) -> stop: called before every step; with
+    it, envs keep playing new episodes until it returns True (observation collection), and the
+    result holds the episodes finished by then (returns of unfinished ones are 0).
+    distributed: share the envs over `jax.distributed` processes (False: every process plays all).
+    """
+    from tqdm.auto import tqdm
+
+    envs.check_env_id(env_id)
+    A = int(num_agents)
+    lo, hi = parallel.process_share(episodes) if distributed else (0, episodes)
+    n_local = hi - lo
+    seed_list = envs.seeds(seed_base, seed, episodes)[lo:hi] * A
+    over = {"max_episode_steps": int(max_episode_steps)} if max_episode_steps and envs.is_atari(env_id) else {}
+    env = envs.make_env(env_id, A * n_local, seed_list, "eval", **over)
+    eps = agent.eps if eps is None else eps
+
+    def step_fn(p, obs, key, e, env_index):
+        actions, aux = agent.act(p, obs, key, e, env_index)
+        return actions, {name: aux[name] for name in count}
+
+    step = FastJit(step_fn)
+    env_index, _ = parallel.shard(jnp.arange(lo, hi, dtype=jnp.int32), 0)
+    base_key = step_keys(seed)
+    quota = 1 if on_step is None else np.iinfo(np.int64).max
+    tracker = envs.EpisodeTracker(A * n_local)
+    done = np.zeros(A * n_local, np.int64)
+    returns = np.zeros(A * n_local)
+    lengths = np.zeros(A * n_local, np.int64)
+    decisions = np.zeros(A * n_local, np.int64)
+    counts: dict[str, np.ndarray] = {}
+    cap = max_episode_steps or envs.EVAL_ATARI["max_episode_steps"]
+    bar = tqdm(total=A * episodes * cap, disable=None if progress and on_step is None and jax.process_index() == 0
+               else True, unit="dec", desc=desc, mininterval=1.0)
+    policy_s, t, t_start = 0.0, 0, time.perf_counter()
+    obs, _ = env.reset()
+    while np.any(done < quota):
+        active = ~tracker.resetting & (done < quota)
+        if on_step is not None and on_step(obs, active):
+            break
+        t0 = time.perf_counter()
+        o, _ = parallel.shard(obs.reshape((A, n_local, *obs.shape[1:])), 1)
+        actions, aux = step(params, o, jax.random.fold_in(base_key, t), jnp.float32(eps), env_index)
+        actions = np.asarray(actions)[:, :n_local].reshape(-1)
+        for name, x in aux.items():  # [A', E, ...]: the first A' <= A agents' rows
+            x = np.asarray(x)[:, :n_local]
+            mask = active.reshape(A, n_local)[: x.shape[0]].reshape(x.shape[:2] + (1,) * (x.ndim - 2))
+            counts[name] = counts.get(name, 0) + np.where(mask, x, 0).astype(np.int64)
+        policy_s += time.perf_counter() - t0
+        decisions += active
+        obs, rew, term, trunc, info = env.step(actions)
+        n_before = len(tracker.returns)
+        tracker.step(rew, term, trunc, info)
+        for k, i in enumerate(tracker.env_index[n_before:]):
+            if done[i] == 0:  # the first episode of each env is its result
+                returns[i] = tracker.returns[n_before + k]
+                lengths[i] = tracker.lengths[n_before + k]
+            done[i] += 1
+        bar.update(int(active.sum()))
+        t += 1
+    wall = time.perf_counter() - t_start
+    bar.total = bar.n
+    bar.close()
+    env.close()
+
+    def whole(x):  # [A' x n_local, ...] -> [A', episodes, ...] gathered over processes
+        return parallel.gather(x, episodes, axis=1) if distributed else np.asarray(x)
+
+    def per_agent(x):
+        return whole(np.asarray(x).reshape((A, n_local)))
+
+    n_dec = int(decisions.sum())
+    return PlayResult(
+        returns=per_agent(returns), lengths=per_agent(lengths), decisions=per_agent(decisions),
+        counts={name: whole(x) for name, x in counts.items()},
+        timing={"wall_s": wall, "policy_s": policy_s, "env_s": wall - policy_s, "decisions": n_dec,
+                "decisions_per_s": n_dec / max(wall, 1e-9), "env_steps_per_s": t * A * n_local / max(wall, 1e-9),
+                "processes": jax.process_count() if distributed else 1, "devices": jax.local_device_count()})
+
+
+def collect(agent: Agent, params: Any, env_id: str, num_frames: int, num_envs: int = 16, seed: int = 0,
+            eps: float | None = None, max_episode_steps: int | None = None,
+            seed_base: int = envs.CALIBRATION_SEED_BASE, progress: bool = False) -> np.ndarray:
+    """The first `num_frames` observations [num_frames, ...] an agent sees while playing
+    `num_envs` envs (new episodes start as old ones end); every process collects the same frames."""
+    from tqdm.auto import tqdm
+
+    out: list[np.ndarray] = []
+    n = 0
+    bar = tqdm(total=num_frames, disable=None if progress else True, desc="frames", unit="frame")
+
+    def take(obs, active):
+        nonlocal n
+        idx = np.flatnonzero(active)[: num_frames - n]
+        out.append(np.array(obs[idx]))
+        n += len(idx)
+        bar.update(len(idx))
+        return n >= num_frames
+
+    play(agent, params, env_id, num_envs, seed=seed, eps=eps, max_episode_steps=max_episode_steps,
+         seed_base=seed_base, on_step=take, distributed=False)
+    bar.close()
+    return np.concatenate(out)

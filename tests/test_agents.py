@@ -1,0 +1,104 @@
+"""Agents and the one play loop: exploration by hand, jit == no-jit, env-count independence,
+the trainer's exploration unchanged by the agent interface."""
+
+import hashlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from snnjax import agents
+
+
+def test_epsilon_greedy_extremes_and_shared_draws():
+    greedy = jnp.array([[1, 2, 3, 0], [1, 2, 3, 0]])  # 2 agents x 4 envs
+    key = jax.random.key(3)
+    np.testing.assert_array_equal(agents.epsilon_greedy(key, greedy, 0.0, 5), greedy)
+    rand = agents.epsilon_greedy(key, greedy, 1.0, 5, env_index=jnp.arange(4))
+    np.testing.assert_array_equal(rand[0], rand[1])  # env e of every agent gets the same draw
+    assert rand.dtype == jnp.int32 and np.all((0 <= rand) & (rand < 5))
+
+
+def test_epsilon_greedy_batch_draw_is_the_trainers_formula():
+    """Without env_index: randint(k1, [E]) and uniform(k2, [E]) < eps, as the trainer always drew."""
+    key, greedy = jax.random.key(11), jnp.arange(6) % 4
+    k1, k2 = jax.random.split(key)
+    want = jnp.where(jax.random.uniform(k2, (6,)) < 0.3, jax.random.randint(k1, (6,), 0, 4), greedy)
+    np.testing.assert_array_equal(agents.epsilon_greedy(key, greedy, 0.3, 4), want)
+
+
+def test_per_env_draws_do_not_depend_on_which_envs_are_asked():
+    key = jax.random.key(0)
+    g = jnp.zeros((1, 64), jnp.int32)
+    full = agents.epsilon_greedy(key, g, 0.5, 6, env_index=jnp.arange(64))
+    part = agents.epsilon_greedy(key, g[:, 10:20], 0.5, 6, env_index=jnp.arange(10, 20))
+    np.testing.assert_array_equal(full[:, 10:20], part)
+    explored = np.asarray(full[0] != 0)
+    assert 16 < explored.sum() < 48  # about 0.5 x 5/6 of 64 envs take a non-greedy action
+
+
+def test_act_jit_equals_no_jit():
+    from conftest import random_nature
+    from snnjax.evaluation import dqn_agent
+
+    ann, obs = random_nature(num_actions=4, n_obs=6)
+    agent = agents.side_by_side(agents.snn_agent(4, 5, (2, 5), chunk=3), dqn_agent(ann, 0.3))
+    from snnjax.convert import convert
+
+    pop = jax.tree_util.tree_map(lambda x: x[None], convert(ann, obs, 99.0))
+    o = jnp.asarray(obs).reshape(2, 3, *obs.shape[1:])
+    key, idx = jax.random.key(1), jnp.arange(3)
+    a1, aux1 = agent.act((pop, ann), o, key, 0.3, idx)
+    a2, aux2 = jax.jit(agent.act)((pop, ann), o, key, 0.3, idx)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(aux1["match"], aux2["match"])
+    assert aux1["match"].shape == (1, 3, 3, 2)
+
+
+def test_random_agent_is_eps_one():
+    a = agents.random_agent(7)
+    acts, _ = a.act(None, jnp.zeros((2, 5, 3)), jax.random.key(0), env_index=jnp.arange(5))
+    np.testing.assert_array_equal(acts, agents.epsilon_greedy(jax.random.key(0), jnp.zeros((2, 5), jnp.int32),
+                                                              1.0, 7, jnp.arange(5)))
+
+
+def test_side_by_side_refuses_other_action_counts():
+    with pytest.raises(ValueError, match="4 and 6 actions"):
+        agents.side_by_side(agents.random_agent(4), agents.random_agent(6))
+
+
+def test_an_episode_does_not_depend_on_how_many_are_played():
+    """Episode e's score depends only on (model, seed, e): 2 episodes are the first 2 of 3."""
+    from snnjax.checkpoint import load_qnetwork
+    from snnjax.evaluation import score_dqn
+
+    params, meta = load_qnetwork(ROOT / "models" / "Pong-v5.npz")
+    r2, l2 = score_dqn(params, meta, 2, seed=4, eps=0.3, max_episode_steps=150)
+    r3, l3 = score_dqn(params, meta, 3, seed=4, eps=0.3, max_episode_steps=150)
+    np.testing.assert_array_equal(r2, r3[:2])
+    np.testing.assert_array_equal(l2, l3[:2])
+
+
+# The trainer's parameters after 401 updates of the campaign recipe on Breakout (4 envs, 2,000
+# agent steps), recorded with the trainer before the agent interface and the one play loop
+# existed (commit 3f05565). The refactor must not change what the trainer computes.
+TRAINER_SHA256 = "4937e05661e62573cf8a5fd8066f9d42798fa1c04db638b0f9ae95a4e4397611"
+
+
+def test_trainer_parameters_unchanged_by_the_refactor(tmp_path):
+    from snnjax import config
+    from snnjax.checkpoint import load_qnetwork
+    from snnjax.dqn import train
+
+    cfg = config.load(ROOT / "configs" / "campaign.toml",
+                      ["total_steps=2000", "num_envs=4", "replay_capacity=4000", "learning_starts=400",
+                       "checkpoint_every=100000", "log_every=500", "eval_episodes=0"])
+    summary = train(cfg, tmp_path / "run", progress=False)
+    assert summary["updates"] == 401
+    params, _ = load_qnetwork(tmp_path / "run" / "qnetwork.npz")
+    h = hashlib.sha256()
+    for _, x in jax.tree_util.tree_leaves_with_path(params):
+        h.update(np.ascontiguousarray(np.asarray(x, np.float32)).tobytes())
+    assert h.hexdigest() == TRAINER_SHA256
