@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from snnjax import readout as ro
-from snnjax.snn import q_values, simulate_fn
+from snnjax.snn import choose_method, q_values, simulate_fn
 
 
 def epsilon_greedy(key: jax.Array, greedy: jax.Array, eps, num_actions: int,
@@ -86,15 +86,17 @@ def ann_q(ann, obs) -> jax.Array:
 
 
 def snn_agent(num_actions: int, time_steps: int, times: tuple[int, ...], readout: str = "robust",
-              input_encoding: str = "constant", initial_potential: float = 0.0, chunk: int = 64,
+              input_encoding: str = "constant", initial_potential: float = 0.0, batch: int = 1,
               eps: float = 0.05) -> Agent:
     """A population of converted SNNs: params = P networks stacked on a leading axis, obs [P, E, ...].
 
-    Each network is simulated for `time_steps` steps per observation (`snn.simulate_one_chunked`,
-    eqs. 1-3) and acts on `readout` at T. aux: {"actions": [P, E, 3, K]}, the action of every
-    readout (ro.READOUTS) at every any-time step of `times` (T last)."""
+    Each network is simulated for `time_steps` steps per observation (eqs. 1-3; the fastest path
+    for `batch` = P x E observations, `snn.choose_method`) and acts on `readout` at T.
+    aux: {"actions": [P, E, 3, K]}, the action of every readout (ro.READOUTS) at every any-time
+    step of `times` (T last). Only readouts leave the jitted step, so XLA drops the per-layer
+    counts and potentials (readout-only: 2-7% faster than returning them, BENCHMARKS.md)."""
     ro.check_readout(readout)
-    one = simulate_fn(time_steps, times, input_encoding, "chunked", chunk)
+    one = simulate_fn(time_steps, times, input_encoding, *choose_method(batch, time_steps))
 
     def sim(net, o):
         return one(net, o, initial_potential=initial_potential)

@@ -24,7 +24,7 @@ import numpy as np
 from snnjax import agents, envs, readout as ro, validate
 from snnjax.config import EvalConfig
 from snnjax.play import collect, play
-from snnjax.snn import SpikingNetwork, auto_chunk, check_args
+from snnjax.snn import SpikingNetwork, check_args
 from snnjax.validate import ValidationError
 
 
@@ -73,7 +73,7 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: Eva
     times = check_args(population[0], dummy, time_steps, times, cfg.input_encoding, cfg.initial_potential)
     P, E = len(population), cfg.episodes
     snn = agents.snn_agent(ann.num_actions, time_steps, times, cfg.readout, cfg.input_encoding,
-                           cfg.initial_potential, auto_chunk(P * E, time_steps), cfg.eps)
+                           cfg.initial_potential, P * E, cfg.eps)
     agent = agents.side_by_side(snn, dqn_agent(ann, cfg.eps))
     res = play(agent, (stack_networks(population), ann), env_id, E, num_agents=P + 1, seed=cfg.seed,
                max_episode_steps=cfg.max_episode_steps, count=("match",), progress=progress,

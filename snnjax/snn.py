@@ -320,13 +320,29 @@ def check_args(net: SpikingNetwork, obs, time_steps, times, input_encoding, init
 METHODS = ("auto", "chunked", "reference")
 
 
-def auto_chunk(batch: int, time_steps: int, rows: int = 512, max_chunk: int = 64) -> int:
+def auto_chunk(batch: int, time_steps: int, rows: int = 64, max_chunk: int = 64) -> int:
     """Chunk length Tc for layer-wise time batching: Tc x batch ~ `rows` matmul rows, at most
-    `max_chunk` steps, so memory stays O(rows x neurons), never O(T x B x neurons).
-
-    Measured on a 2-core CPU (Nature-DQN, T=500): B=1 best at Tc=64 (16.3 dec/s vs 10.7 at
-    Tc=500), B=4 at 32, B=16 at 32 (512 rows), B=64 at 8 (512 rows)."""
+    `max_chunk` steps, so memory stays O(rows x neurons), never O(T x B x neurons)."""
     return int(max(1, min(time_steps, max_chunk, rows // max(batch, 1))))
+
+
+def choose_method(batch: int, time_steps: int) -> tuple[str, int]:
+    """(method, chunk) of the fastest path for `batch` observations of T steps on this project's
+    measurements (2-core CPU, Nature-DQN, same compile option for every path; decisions/s,
+    medians of 3 in one run, BENCHMARKS.md):
+
+    | T, B | reference scan | chunked Tc=64 | Tc=32 | Tc=16 | Tc=8 | Tc=4 | Tc=2 |
+    |---|---|---|---|---|---|---|---|
+    | 100, 1 | 43.5 | 96.0 | | | | | |
+    | 100, 16 | 91.0 | | 75.8 | 88.7 | | 104.3 | 88.8 |
+    | 100, 64 | 108.5 | | 74.1 | 81.9 | 85.7 | 90.4 | 101.2 |
+    | 500, 16 | 18.8 | | 16.4 | 19.2 | | 19.7 | 16.3 |
+    | 500, 64 | 22.9 | | 17.0 | 18.2 | 18.5 | 19.4 | 21.0 |
+
+    Time batching pays while one step's matmuls are small (Tc x B ~ 64 rows is best); from
+    B = 64 on one step is already large enough and the plain per-step scan wins."""
+    chunk = auto_chunk(batch, time_steps)
+    return ("reference", 1) if chunk < 2 and time_steps > 1 else ("chunked", chunk)
 
 
 def simulate_fn(time_steps: int, times: tuple, input_encoding: str = "constant",
@@ -354,8 +370,9 @@ def simulate(net: SpikingNetwork, obs, time_steps: int, times: Sequence[int] | N
 
     Returns a SimulationResult with leading axes [...]. `times` adds any-time readouts at
     those steps from the same run (T is always included, last).
-    method: "auto"/"chunked" (layer-wise time batching, `simulate_one_chunked`; chunk from
-    `auto_chunk` unless given) or "reference" (the plain per-step scan, `simulate_one`); the
+    method: "auto" (the fastest path for this batch and T, `choose_method`), "chunked"
+    (layer-wise time batching, `simulate_one_chunked`; chunk from `auto_chunk` unless given) or
+    "reference" (the plain per-step scan, `simulate_one`); the
     two agree bit for bit when sums are exact. With several local devices the batch is sharded
     over them (results identical to one device). fast_compile: the CPU convolution option of
     `snnjax.compile` where the installed JAX accepts it.
@@ -366,11 +383,13 @@ def simulate(net: SpikingNetwork, obs, time_steps: int, times: Sequence[int] | N
     obs = jnp.asarray(obs)
     batch = obs.shape[: obs.ndim - len(net.obs_shape)]
     flat = obs.reshape((-1, *net.obs_shape))
+    if chunk is not None and chunk < 1:
+        raise SimulationError(f"chunk must be >= 1, got {chunk}")
+    if method == "auto" and chunk is None:
+        method, chunk = choose_method(flat.shape[0], int(time_steps))
+    method = "chunked" if method == "auto" else method
     if chunk is None:
         chunk = auto_chunk(flat.shape[0], int(time_steps))
-    elif chunk < 1:
-        raise SimulationError(f"chunk must be >= 1, got {chunk}")
-    method = "chunked" if method == "auto" else method
     run = _batch_runner(int(time_steps), times, input_encoding, method,
                         int(min(chunk, time_steps)), bool(fast_compile))
     from snnjax.parallel import shard

@@ -44,7 +44,7 @@ def test_act_jit_equals_no_jit():
     from snnjax.evaluation import dqn_agent
 
     ann, obs = random_nature(num_actions=4, n_obs=6)
-    agent = agents.side_by_side(agents.snn_agent(4, 5, (2, 5), chunk=3), dqn_agent(ann, 0.3))
+    agent = agents.side_by_side(agents.snn_agent(4, 5, (2, 5), batch=3), dqn_agent(ann, 0.3))
     from snnjax.convert import convert
 
     pop = jax.tree_util.tree_map(lambda x: x[None], convert(ann, obs, 99.0))

@@ -20,3 +20,17 @@ def test_write_section_appends_and_replaces(tmp_path):
     write_section(p, "a", "three")
     text = p.read_text()
     assert "three" in text and "one" not in text and "two" in text
+
+
+def test_bench_without_envpool(tmp_path):
+    """The accelerator machine has no envpool: `snnjax bench --no-eval` must not import it."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys; sys.modules['envpool'] = None; from snnjax.cli import main; "
+            f"sys.exit(main(['bench', '-T', '3', '--agents', '2', '--no-eval', '--no-update', '--out', {str(tmp_path / 'b.md')!r}]))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "| 3 | 2 |" in (tmp_path / "b.md").read_text()

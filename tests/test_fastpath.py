@@ -88,3 +88,30 @@ def test_bf16_mode_exact_when_weights_are_bf16_representable(exact):
     small = snn.replace(weights=tuple(jnp.clip(w, -255 / 1024, 255 / 1024) for w in snn.weights))
     assert_identical(simulate(small, obs[:2], 9), simulate(to_bfloat16(small), obs[:2], 9))
     assert to_bfloat16(small).weights[1].dtype == jnp.bfloat16 and to_bfloat16(small).weights[0].dtype == jnp.float32
+
+
+def test_default_path_choice_by_hand():
+    from snnjax.snn import choose_method
+
+    assert choose_method(1, 100) == ("chunked", 64)  # Tc x B ~ 64 rows
+    assert choose_method(16, 500) == ("chunked", 4)
+    assert choose_method(32, 100) == ("chunked", 2)
+    assert choose_method(64, 100) == ("reference", 1)  # one step is already 64 rows
+    assert choose_method(4, 10) == ("chunked", 10)  # never longer than T
+
+
+def test_auto_and_naive_paths_equal_the_reference(exact):
+    """The default (auto) path at a batch where it picks the per-step scan, at one where it picks
+    chunks, and the bench's naive baseline all give the reference scan's result bit for bit."""
+    import jax
+
+    from snnjax.bench import naive_one
+
+    snn, obs = exact
+    ref = simulate(snn, obs[:3], 11, method="reference")
+    assert_identical(simulate(snn, obs[:3], 11), ref)
+    many = jnp.concatenate([obs] * 10)[:66]  # 66 frames: auto picks the per-step scan
+    np.testing.assert_array_equal(np.asarray(simulate(snn, many, 7).robust),
+                                  np.asarray(simulate(snn, many, 7, method="chunked", chunk=3).robust))
+    naive = jax.vmap(lambda o: naive_one(snn, o, 11))(jnp.asarray(obs[:3]))
+    np.testing.assert_array_equal(np.asarray(naive), np.asarray(ref.robust))
