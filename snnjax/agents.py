@@ -94,7 +94,7 @@ def snn_agent(num_actions: int, time_steps: int, times: tuple[int, ...], readout
     for `batch` = P x E observations, `snn.choose_method`) and acts on `readout` at T.
     aux: {"actions": [P, E, 3, K]}, the action of every readout (ro.READOUTS) at every any-time
     step of `times` (T last). Only readouts leave the jitted step, so XLA drops the per-layer
-    counts and potentials (readout-only: 2-7% faster than returning them, BENCHMARKS.md)."""
+    counts and potentials (readout-only: 1-7% faster than returning them, BENCHMARKS.md)."""
     ro.check_readout(readout)
     one = simulate_fn(time_steps, times, input_encoding, *choose_method(batch, time_steps))
 
