@@ -102,7 +102,7 @@ def _run(args, time_steps, percentiles, defaults=None) -> int:
     from snnjax import io, parallel, report
     from snnjax.experiment import run_grid
 
-    if args.coordinator or args.num_processes is not None:
+    if args.distributed or args.coordinator or args.num_processes is not None:
         parallel.initialize(args.coordinator, args.num_processes, args.process_id)
     cfg = _eval_config(args, time_steps, percentiles, defaults)
     games = _games(args)
@@ -331,6 +331,8 @@ def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--qcfs", help="QCFS network of the game (`snnjax finetune`): play its conversion (threshold = "
                    "clip value, V(0) = V_thr/2) against the DQN of --checkpoint")
     d = p.add_argument_group("several processes (jax.distributed; see README)")
+    d.add_argument("--distributed", action="store_true",
+                   help="start jax.distributed; alone: JAX detects the cluster (TPU slice, SLURM)")
     d.add_argument("--coordinator", help="host:port of process 0 (omit on TPU/SLURM: detected)")
     d.add_argument("--num-processes", type=int, help="number of processes")
     d.add_argument("--process-id", type=int, help="this process's index in [0, num-processes)")
