@@ -103,10 +103,15 @@ def diagnostics_markdown(res: dict) -> str:
 
 
 def smallest_t(times, cr, target: float):
-    for t, c in zip(times, cr):
-        if c >= target:
-            return t
-    return None
+    """The smallest grid time from which the conversion rate stays >= `target` at every later
+    grid time (a curve that touches the target at one T and falls below it again has not reached
+    it there); None if even the last time is below."""
+    hit = None
+    for t, c in zip(reversed(times), reversed(cr)):
+        if c < target:
+            break
+        hit = t
+    return hit
 
 
 def paper_target(game: str, paper_p: float) -> float | None:

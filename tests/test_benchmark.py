@@ -98,5 +98,17 @@ def test_benchmark_cli_end_to_end_and_resume(tmp_path):
     r = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "conversion stage" not in r.stdout
     assert (tmp_path / "bm" / "Breakout-v5.json").stat().st_mtime == mtime
+    # A stored low-latency stage that is no longer the rule's choice (e.g. after the rule changed)
+    # is played again; the paper's stage and the conversion stage are kept.
+    stale = json.loads((tmp_path / "bm" / "Breakout-v5.json").read_text())
+    stale["play"]["low_latency"]["time_steps"] = -1
+    (tmp_path / "bm" / "Breakout-v5.json").write_text(json.dumps(stale))
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "played again" in r.stdout and "conversion stage" not in r.stdout and "paper's method" not in r.stdout
+    again = json.loads((tmp_path / "bm" / "Breakout-v5.json").read_text())
+    assert again["play"]["low_latency"]["time_steps"] == play["low_latency"]["time_steps"]
+    assert again["play"]["low_latency"]["snn"] == play["low_latency"]["snn"]  # same seeds: the same games
+    assert again["play"]["paper"] == play["paper"] and again["conversion"] == res["conversion"]
     r = subprocess.run(args[:-1] + ["9.0"], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "other settings" in r.stderr and "play_budget_s" in r.stderr

@@ -8,6 +8,10 @@ from conftest import ROOT
 def test_smallest_t_by_hand():
     assert smallest_t([1, 10, 100], [0.2, 0.9, 0.95], 0.9) == 10
     assert smallest_t([1, 10, 100], [0.2, 0.5, 0.6], 0.9) is None
+    # A blip above the target that falls back below does not count (CrazyClimber, v0-half: 86% at
+    # T = 2, 20% at T = 4, >= 92% from T = 16 on).
+    assert smallest_t([1, 2, 4, 16, 50], [0.0, 0.86, 0.2, 0.92, 0.99], 0.614) == 16
+    assert smallest_t([1, 2, 4], [0.0, 0.95, 0.5], 0.9) is None
 
 
 def test_latency_study_smoke(tmp_path):
