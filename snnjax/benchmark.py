@@ -292,6 +292,7 @@ def aggregate(results: dict[str, dict]) -> dict:
     xs = [p[0] for p in out["points"].values()]
     ys = [p[1] for p in out["points"].values()]
     out["pearson_r"] = stats.pearson_r(xs, ys) if len(xs) >= 2 else float("nan")
+    out["spearman_rho"] = stats.spearman_rho(xs, ys) if len(xs) >= 2 else float("nan")
     return out
 
 
@@ -313,7 +314,8 @@ def figure1(agg: dict, path: Path) -> None:
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="SNN = DQN")
     ax.set_xlabel("DQN score (ours), (s - random) / (paper's DQN - random)")
     ax.set_ylabel("SNN score (ours), same normalization")
-    ax.set_title(f"Figure 1: SNN vs DQN on {len(pts)} games (Pearson r = {agg['pearson_r']:.3f})", fontsize=9)
+    ax.set_title(f"Figure 1: SNN vs DQN on {len(pts)} games (Pearson r = {agg['pearson_r']:.3f}, "
+                 f"Spearman {agg['spearman_rho']:.3f})", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     savefig(fig, path, dpi=110)
@@ -339,7 +341,8 @@ def section(results: dict[str, dict], games: Sequence[str], figure: str | None, 
                          f"{v['games']} games: **{v['iqm']:.3f}** (stratified bootstrap 95% CI {v['low']:.3f} .. "
                          f"{v['high']:.3f}); 1.0 is the DQN's level.")
         lines.append(f"- Figure 1: Pearson r of normalized SNN against normalized DQN score over "
-                     f"{len(agg['points'])} games: {agg['pearson_r']:.3f}.")
+                     f"{len(agg['points'])} games: {agg['pearson_r']:.3f}; Spearman rank correlation "
+                     f"{agg['spearman_rho']:.3f} (one game far from the rest can carry r alone, not the ranks).")
         lines.append("")
     if figure:
         lines += [f"![Figure 1]({figure})", ""]

@@ -30,6 +30,16 @@ def test_pearson_by_hand():
     assert np.isnan(stats.pearson_r([1, 1, 1], [1, 2, 3]))
 
 
+def test_spearman_by_hand():
+    # Ranks of y = (1, 3, 2, 4) against x's (1, 2, 3, 4): d = (0, 1, -1, 0), rho = 1 - 6 * 2 / (4 * 15) = 0.8.
+    assert stats.spearman_rho([1, 2, 3, 4], [10, 30, 20, 40]) == pytest.approx(0.8)
+    # One point far from the rest carries Pearson's r, not the ranks.
+    x, y = [0.1, 0.2, 0.3, 0.4, 5.0], [0.4, 0.3, 0.2, 0.1, 5.0]
+    # y ranks (4, 3, 2, 1, 5): d = (-3, -1, 1, 3, 0), rho = 1 - 6 * 20 / (5 * 24) = 0.
+    assert stats.pearson_r(x, y) > 0.9 and stats.spearman_rho(x, y) == pytest.approx(0.0, abs=1e-12)
+    assert np.isnan(stats.spearman_rho([1, 1, 1], [1, 2, 3]))
+
+
 def test_iqm_by_hand():
     # sorted [-50, 1, 2, 3, 4, 5, 6, 100]: drop the lowest 2 and highest 2, mean of [2, 3, 4, 5] = 3.5
     assert stats.iqm([100, 1, 2, 3, 4, 5, 6, -50]) == pytest.approx(3.5)
