@@ -66,3 +66,9 @@ class FastJit:
         if compiled is None:
             compiled = self._cache[sig] = compile_fast(self.fn, *args, fast=self.fast)
         return compiled(*args)
+
+    def compiled_text(self) -> str:
+        """The optimized HLO of the last signature compiled (for inspection, e.g. the bench)."""
+        if not self._cache:
+            raise RuntimeError("nothing compiled yet: call the function first")
+        return list(self._cache.values())[-1].as_text()

@@ -329,21 +329,27 @@ def auto_chunk(batch: int, time_steps: int, rows: int = 64, max_chunk: int = 64)
 def choose_method(batch: int, time_steps: int) -> tuple[str, int]:
     """(method, chunk) of the fastest path for `batch` observations of T steps on this project's
     measurements (2-core CPU, Nature-DQN, same compile option for every path; decisions/s,
-    medians of 3 in one run, BENCHMARKS.md):
+    medians of 5 round-robin timings in one run with nothing else running, BENCHMARKS.md;
+    `bench/path_choice.py` and `snnjax bench` measure it again):
 
-    | T, B | reference scan | chunked Tc=64 | Tc=32 | Tc=16 | Tc=8 | Tc=4 | Tc=2 |
-    |---|---|---|---|---|---|---|---|
-    | 100, 1 | 43.5 | 96.0 | | | | | |
-    | 100, 16 | 91.0 | | 75.8 | 88.7 | | 104.3 | 88.8 |
-    | 100, 64 | 108.5 | | 74.1 | 81.9 | 85.7 | 90.4 | 101.2 |
-    | 500, 16 | 18.8 | | 16.4 | 19.2 | | 19.7 | 16.3 |
-    | 500, 64 | 22.9 | | 17.0 | 18.2 | 18.5 | 19.4 | 21.0 |
+    | T, B | reference scan | Tc x B = 16 rows | 32 rows | 64 rows (auto_chunk) |
+    |---|---|---|---|---|
+    | 100, 2 | 78.7 | 133.7 | 140.7 | 143.0 |
+    | 100, 4 | 106.4 | 131.8 | 144.0 | 152.7 |
+    | 100, 8 | 108.6 | 126.9 | 144.4 | 150.1 |
+    | 100, 16 | 140.7 | | 136.4 | 147.9 |
+    | 500, 2 | 16.3 | 27.5 | 30.6 | 31.3 |
+    | 500, 4 | 22.1 | 27.3 | 30.5 | 32.1 |
+    | 500, 8 | 46.7 | 38.5 | 41.4 | 42.3 |
+    | 500, 16 | 48.5 | | 41.7 | 43.8 |
 
-    Time batching pays while one step's matmuls are small (Tc x B ~ 64 rows is best); from
-    B = 64 on one step is already large enough and the plain per-step scan wins. Batches between
-    the measured ones follow the 64-row rule. Measured on a CPU: an accelerator may differ."""
+    and in `snnjax bench`'s quiet run, B = 16: reference 238.8 vs Tc = 4 213.0 (T = 100), 49.1
+    vs 43.8 (T = 500). Time batching pays while one step's matmuls are small: chunks of ~64 rows
+    are 1.3-2x the per-step scan at B <= 4; B = 8 is mixed (1.38x at T = 100, 0.91x at T = 500;
+    chunks kept); from B = 16 on one step is large enough and the plain per-step scan wins or
+    ties. Measured on a CPU: an accelerator may differ."""
     chunk = auto_chunk(batch, time_steps)
-    return ("reference", 1) if chunk < 2 and time_steps > 1 else ("chunked", chunk)
+    return ("reference", 1) if batch >= 16 and time_steps > 1 else ("chunked", chunk)
 
 
 def simulate_fn(time_steps: int, times: tuple, input_encoding: str = "constant",

@@ -34,3 +34,24 @@ def test_bench_without_envpool(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "| 3 | 2 |" in (tmp_path / "b.md").read_text()
+
+
+def test_naive_loop_compiles_to_the_reference_scans_library_calls():
+    """XLA hoists the naive loop's loop-invariant layer-1 convolution out of the scan, so both
+    loops make the same calls per step (conv2, conv3, fc1, q); the bench counts on this when it
+    leaves the naive loop out of the default's "best other path" (the same program)."""
+    import jax
+    import jax.numpy as jnp
+
+    from snnjax.bench import bench_network, loop_library_calls, simulation_paths
+    from snnjax.compile import FastJit
+
+    snn = bench_network()
+    obs = jnp.zeros((2, 4, 84, 84), jnp.uint8)
+    calls = {}
+    for name in ("reference", "naive"):
+        fn, fast = simulation_paths(3, 2)[name]
+        f = FastJit(fn, fast=fast)
+        jax.block_until_ready(f(snn, obs))
+        calls[name] = loop_library_calls(f.compiled_text())
+    assert calls["reference"] == [(2, 2)] and calls["naive"] == calls["reference"]

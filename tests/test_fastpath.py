@@ -94,9 +94,9 @@ def test_default_path_choice_by_hand():
     from snnjax.snn import choose_method
 
     assert choose_method(1, 100) == ("chunked", 64)  # Tc x B ~ 64 rows
-    assert choose_method(16, 500) == ("chunked", 4)
-    assert choose_method(32, 100) == ("chunked", 2)
-    assert choose_method(64, 100) == ("reference", 1)  # one step is already 64 rows
+    assert choose_method(8, 500) == ("chunked", 8)
+    assert choose_method(16, 500) == ("reference", 1)  # from 16 rows on the per-step scan
+    assert choose_method(64, 100) == ("reference", 1)
     assert choose_method(4, 10) == ("chunked", 10)  # never longer than T
 
 
