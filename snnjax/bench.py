@@ -110,22 +110,25 @@ def loop_library_calls(hlo_text: str) -> list[tuple[int, int]]:
 
 def simulation_paths(T: int, B: int) -> dict:
     """name -> (fn(net, obs [B, ...]) -> robust readout [B, A], compiled with the fast option?).
-    Every path of the project under the same compile option, the default once without it."""
-    from snnjax.snn import choose_method
+    Every path of the project under the same compile option, the default once without it. The
+    default is `simulate`'s choice at this B: `choose_method` and `group_rows`; the other paths
+    take the whole batch in one vmap."""
+    from snnjax.snn import choose_method, group_rows, map_rows
 
     method, chunk = choose_method(B, T)
+    group = group_rows(B)  # the default's groups of rows (0: one vmap)
 
-    def vm(one):
-        return lambda net, o: jax.vmap(lambda x: one(net, x).robust)(o)
+    def vm(one, g=0):
+        return lambda net, o: map_rows(lambda x: one(net, x).robust, o, g)
 
+    default = simulate_fn(T, (T,), "constant", method, chunk)
     paths = {
-        "default": (vm(simulate_fn(T, (T,), "constant", method, chunk)), True),
+        "default": (vm(default, group), True),
         "reference": (vm(simulate_fn(T, (T,), "constant", "reference")), True),
         "chunked-512": (vm(simulate_fn(T, (T,), "constant", "chunked", auto_chunk(B, T, rows=512))), True),
-        "default, full result": (lambda net, o: jax.vmap(
-            lambda x: simulate_fn(T, (T,), "constant", method, chunk)(net, x))(o), True),
+        "default, full result": (lambda net, o: map_rows(lambda x: default(net, x), o, group), True),
         "naive": (lambda net, o: jax.vmap(lambda x: naive_one(net, x, T))(o), True),
-        "default, no fast option": (vm(simulate_fn(T, (T,), "constant", method, chunk)), False),
+        "default, no fast option": (vm(default, group), False),
     }
     return paths
 
@@ -135,7 +138,7 @@ def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peak: float = 1.0,
     """Decisions/s of every simulation path at each (T, B): medians of `rounds` round-robin
     timings in one run, GFLOP/s of the dense work (layer 1 once, layers 2-5 every step) and its
     fraction of the fp32 matmul `peak` measured in the same run."""
-    from snnjax.snn import choose_method
+    from snnjax.snn import choose_method, group_rows
 
     rows = []
     rng = np.random.default_rng(1)
@@ -147,7 +150,8 @@ def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peak: float = 1.0,
             for _ in range(rounds):
                 for name, fn in fns.items():
                     secs[name].append(_time(fn, snn, obs, repeat=1, min_time=0.0))
-            row = {"T": T, "B": B, "default_method": "%s (chunk %d)" % choose_method(B, T), "paths": {},
+            row = {"T": T, "B": B, "default_method": "%s (chunk %d)" % choose_method(B, T)
+                   + (f", groups of {group_rows(B)}" if group_rows(B) else ""), "paths": {},
                    "mflop_once": (2 * flops_per_decision(snn, 1) - flops_per_decision(snn, 2)) / 1e6,
                    "mflop_per_step": (flops_per_decision(snn, 2) - flops_per_decision(snn, 1)) / 1e6}
             for name, s in secs.items():
@@ -160,11 +164,12 @@ def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peak: float = 1.0,
             # loop-invariant layer-1 convolution, so that its loop makes the same library calls):
             # their ratio would only measure noise.
             method, chunk = choose_method(B, T)
-            same = {"reference"} if method == "reference" else (
+            grouped = group_rows(B) > 0
+            same = set() if grouped else {"reference"} if method == "reference" else (
                 {"chunked-512"} if auto_chunk(B, T, rows=512) == chunk else set())
             calls = {n: loop_library_calls(fns[n].compiled_text()) for n in ("reference", "naive")}
             row["naive_loop_calls"] = calls["naive"]
-            if method == "reference" and calls["naive"] == calls["reference"]:
+            if method == "reference" and not grouped and calls["naive"] == calls["reference"]:
                 same.add("naive")
             others = [n for n in ("reference", "chunked-512", "naive") if n in row["paths"] and n not in same]
             best_other = max(row["paths"][n]["decisions_per_s"] for n in others)

@@ -115,3 +115,34 @@ def test_auto_and_naive_paths_equal_the_reference(exact):
                                   np.asarray(simulate(snn, many, 7, method="chunked", chunk=3).robust))
     naive = jax.vmap(lambda o: naive_one(snn, o, 11))(jnp.asarray(obs[:3]))
     np.testing.assert_array_equal(np.asarray(naive), np.asarray(ref.robust))
+
+
+def test_groups_of_rows_equal_one_vmap(exact):
+    """Past 128 observations on one CPU device `simulate` runs groups of 64 one after another
+    (cache-sized); the result is the one-vmap result bit for bit, remainder group included."""
+    from snnjax.snn import group_rows
+
+    snn, obs = exact
+    many = np.concatenate([obs] * 19)[:130]  # 130 rows: two groups of 64 and a remainder of 2
+    assert group_rows(130) == 64 and group_rows(128) == 0
+    assert_identical(simulate(snn, many, 4, times=(2,)), simulate(snn, many, 4, times=(2,), group=0))
+    assert_identical(simulate(snn, many[:9], 4), simulate(snn, many[:9], 4, group=4))  # small groups, chunked path
+    with pytest.raises(ValueError, match="group must be >= 0"):
+        simulate(snn, many[:2], 4, group=-1)
+
+
+@pytest.mark.parametrize("P,E", [(2, 70), (5, 30)])
+def test_agent_in_groups_equals_one_vmap(exact, P, E):
+    """The SNN population agent in groups (a network's E >= 64 observations in groups of 64, or
+    several networks of few observations per group) acts exactly like one vmap over everything."""
+    from snnjax import agents
+
+    snn, obs = exact
+    pop = jax.tree_util.tree_map(lambda x: jnp.stack([x] * P), snn)
+    pop = pop.replace(v_thr=pop.v_thr * jnp.linspace(0.8, 1.2, P))  # networks that differ
+    o = jnp.asarray(np.concatenate([obs] * (P * E // len(obs) + 1))[:P * E]).reshape(P, E, *obs.shape[1:])
+    grouped = agents.snn_agent(6, 3, (1, 3), batch=P * E, group=16)
+    whole = agents.snn_agent(6, 3, (1, 3), batch=P * E, group=0)
+    (a1, aux1), (a2, aux2) = grouped.greedy(pop, o), whole.greedy(pop, o)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(aux1["actions"], aux2["actions"])
