@@ -149,7 +149,7 @@ def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peak: float = 1.0,
             secs = {name: [] for name in fns}
             for _ in range(rounds):
                 for name, fn in fns.items():
-                    secs[name].append(_time(fn, snn, obs, repeat=1, min_time=0.0))
+                    secs[name].append(_time(fn, snn, obs, repeat=1, min_time=0.2))  # >= 0.2 s: several calls when short
             row = {"T": T, "B": B, "default_method": "%s (chunk %d)" % choose_method(B, T)
                    + (f", groups of {group_rows(B)}" if group_rows(B) else ""), "paths": {},
                    "mflop_once": (2 * flops_per_decision(snn, 1) - flops_per_decision(snn, 2)) / 1e6,
