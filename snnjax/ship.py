@@ -189,7 +189,9 @@ game): Nature CNN, Double DQN, 3-step returns, Adam 1e-4, Huber loss, 8 envs und
 protocol, replay 100k, one update per 4 agent steps, epsilon 1 -> 0.01 over 100k agent steps,
 target copy every 1,000 updates; budget 250k agent steps = 1M frames and 57.5k updates per
 game (about 20 minutes on an idle 2-core machine of session 3, 43 minutes beside other work;
-the file says why each choice).
+the file says why each choice). A run that was killed and resumed rebuilds its replay buffer
+(not checkpointed: 0.7 GB) and refills it for 20k agent steps before it updates again, so it
+ends with 5,000 fewer updates (52.5k: the "updates" column shows which).
 Breakout and Pong were trained earlier with larger budgets (`configs/atari_cpu.toml`: 2.4M
 and 1.5M frames), which their rows show. A game whose DQN does not beat the random agent
 (Welch p < 0.05) is shipped and marked "no" in the last column, never dropped.
