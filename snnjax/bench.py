@@ -150,8 +150,10 @@ def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peak: float = 1.0,
             for _ in range(rounds):
                 for name, fn in fns.items():
                     secs[name].append(_time(fn, snn, obs, repeat=1, min_time=0.2))  # >= 0.2 s: several calls when short
-            row = {"T": T, "B": B, "default_method": "%s (chunk %d)" % choose_method(B, T)
-                   + (f", groups of {group_rows(B)}" if group_rows(B) else ""), "paths": {},
+            method, chunk = choose_method(B, T)
+            group = group_rows(B)
+            row = {"T": T, "B": B, "default_method": f"{method} (chunk {chunk})"
+                   + (f", groups of {group}" if group else ""), "paths": {},
                    "mflop_once": (2 * flops_per_decision(snn, 1) - flops_per_decision(snn, 2)) / 1e6,
                    "mflop_per_step": (flops_per_decision(snn, 2) - flops_per_decision(snn, 1)) / 1e6}
             for name, s in secs.items():
@@ -163,13 +165,11 @@ def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peak: float = 1.0,
             # loop when the default is the per-step scan and XLA hoisted the naive loop's
             # loop-invariant layer-1 convolution, so that its loop makes the same library calls):
             # their ratio would only measure noise.
-            method, chunk = choose_method(B, T)
-            grouped = group_rows(B) > 0
-            same = set() if grouped else {"reference"} if method == "reference" else (
+            same = set() if group else {"reference"} if method == "reference" else (
                 {"chunked-512"} if auto_chunk(B, T, rows=512) == chunk else set())
             calls = {n: loop_library_calls(fns[n].compiled_text()) for n in ("reference", "naive")}
             row["naive_loop_calls"] = calls["naive"]
-            if method == "reference" and not grouped and calls["naive"] == calls["reference"]:
+            if method == "reference" and not group and calls["naive"] == calls["reference"]:
                 same.add("naive")
             others = [n for n in ("reference", "chunked-512", "naive") if n in row["paths"] and n not in same]
             row["best_other"] = max(others, key=lambda n: row["paths"][n]["decisions_per_s"])

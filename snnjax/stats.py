@@ -49,10 +49,7 @@ def pearson_r(x, y) -> float:
 def spearman_rho(x, y) -> float:
     """Spearman rank correlation (Pearson r of the ranks, ties averaged): one game far from the
     others cannot carry it alone, as it can carry Pearson's r; nan where pearson_r is nan."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    if x.size < 2 or np.all(x == x[0]) or np.all(y == y[0]):
-        return float("nan")
-    return float(sps.spearmanr(x, y).statistic)
+    return pearson_r(sps.rankdata(x), sps.rankdata(y))
 
 
 def fmt_pm(mean: float, std: float, digits: int = 1) -> str:
