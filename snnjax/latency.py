@@ -52,8 +52,7 @@ def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, 
     calibrations = {}  # one statistics pass per kind of calibration, shared by the methods
 
     def build(method):
-        key = (type(method).__name__, method.channelwise if hasattr(method, "channelwise") else None,
-               method.initial_potential if isinstance(method, methods.AutoPercentile) else None)
+        key = method.calibration_key()
         if key not in calibrations:
             calibrations[key] = method.calibrate(ann, calib, [p_min])
         cal = calibrations[key]

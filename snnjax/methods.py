@@ -1,6 +1,7 @@
 """Conversion methods as siblings behind one small interface: calibrate, then build.
 
     cal = method.calibrate(ann, frames, percentiles)   # what the calibration frames teach
+    method.calibration_key()                           # equal keys: one calibration serves both
     snn = method.build(ann, cal, p)                    # a SpikingNetwork for percentile p
     simulate(snn, obs, T, initial_potential=method.initial_potential)
 
@@ -41,6 +42,10 @@ class Percentile:
         return ActivationStats(ann, frames, min(check_percentile(p) for p in percentiles),
                                channelwise=self.channelwise)
 
+    def calibration_key(self) -> tuple:
+        """What `calibrate` depends on besides its arguments (V_thr and V(0) only enter `build`)."""
+        return ("percentile", self.channelwise)
+
     def build(self, ann: SpikingNetwork, cal: ActivationStats, percentile: float) -> SpikingNetwork:
         return normalize(ann, cal.lambdas(percentile), self.v_thr, percentile)
 
@@ -62,6 +67,10 @@ class AutoPercentile:
         best, rates = auto_percentile(ann, frames, self.time_steps, self.candidates, channelwise=self.channelwise,
                                       v_thr=self.v_thr, initial_potential=self.initial_potential, stats=stats)
         return {"stats": stats, "percentile": best, "rates": rates}
+
+    def calibration_key(self) -> tuple:
+        """The choice of p simulates, so every field but the name matters."""
+        return ("auto-p", self.time_steps, tuple(self.candidates), self.channelwise, self.v_thr, self.initial_potential)
 
     def build(self, ann: SpikingNetwork, cal: dict, percentile: float | None = None) -> SpikingNetwork:
         p = cal["percentile"]
@@ -88,6 +97,9 @@ class QCFS:
 
     def calibrate(self, ann: SpikingNetwork, frames, percentiles: Sequence[float]) -> ActivationStats:
         return ActivationStats(self.tuned, frames, min(check_percentile(p) for p in percentiles))
+
+    def calibration_key(self) -> tuple:
+        return ("qcfs", id(self.tuned))
 
     def build(self, ann: SpikingNetwork, cal: ActivationStats, percentile: float) -> SpikingNetwork:
         return normalize(self.tuned, [*self.clips, cal.lambdas(percentile)[-1]], 1.0, percentile)
