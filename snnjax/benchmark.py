@@ -6,7 +6,8 @@ finished stages and games, so a kill loses at most the stage in progress):
 
 1. conversion (Table 2 and the latency curves): 15,000 calibration frames of the DQN's own
    eps-greedy play set the percentiles; on held-out frames of the same play (other calibration
-   seeds, every 8th frame) the conversion rate (eq. 18) at T = 500 for the normal and robust
+   seeds; one environment, every 64th of held_out x 64 consecutive agent steps, so the frames
+   span whole episodes, `HELD_OUT`) the conversion rate (eq. 18) at T = 500 for the normal and robust
    readouts at p = 99.9 and 99.99, and the latency study's curves (`snnjax.latency`: CR against
    T = 1..1000 for the paper's method and each low-latency option) with the paper's error
    analysis.
@@ -16,7 +17,9 @@ finished stages and games, so a kill loses at most the stage in progress):
    low-latency method of stage 1 at its smallest good T (the smallest T of the grid from which
    its conversion rate stays at or above the paper's T = 500 rate for that game) the same way.
    Each play stage is stored as it finishes; a stored low-latency stage whose method or T is no
-   longer the rule's choice is played again.
+   longer the rule's choice is played again. A stored conversion stage whose held-out frames were
+   sampled otherwise (before `HELD_OUT`: 16 environments, every 8th frame, so only the first 128
+   steps of each episode) is measured again; its play stages are kept.
    T for the paper's method: 500 where the game's predicted play time fits `play_budget_s`,
    else the largest of 200, 100, 50 that fits. The prediction: decisions = episodes x 1.3 x the
    DQN's mean episode length (from its provenance) times the seconds per decision at T measured
@@ -107,6 +110,20 @@ def best_low_latency(curves: dict, game: str) -> dict:
             "cr_held_out": m["cr"][times.index(t)], "target": target, "why": why}
 
 
+HELD_OUT = {"envs": 1, "stride": 64}  # held-out frames: every 64th step of one environment's episodes
+
+
+def held_out_frames(ann, game: str, n: int, seed: int, max_episode_steps: int, progress: bool = False) -> np.ndarray:
+    """`n` frames [n, *obs_shape] of the DQN's eps-greedy play on seed `seed`, every
+    HELD_OUT["stride"]-th of n x stride consecutive steps of HELD_OUT["envs"] environment(s): with
+    one environment they span whole episodes, not only their openings."""
+    from snnjax.evaluation import collect_observations
+
+    stride = HELD_OUT["stride"]
+    return collect_observations(ann, game, n * stride, seed, num_envs=HELD_OUT["envs"],
+                                max_episode_steps=max_episode_steps, progress=progress)[::stride]
+
+
 def _conversion_stage(ann, cal, held, log) -> dict:
     import jax
     import jax.numpy as jnp
@@ -125,7 +142,7 @@ def _conversion_stage(ann, cal, held, log) -> dict:
     table2["99.99"] = {r: float((np.asarray(res.actions(r)) == target).mean()) for r in ("normal", "robust")}
     log("  Table 2 (T=500): " + ", ".join(f"p={p}: normal {v['normal']:.3f} robust {v['robust']:.3f}"
                                            for p, v in table2.items()))
-    return {"curves": curves, "table2": table2, "frames": int(len(held))}
+    return {"curves": curves, "table2": table2, "frames": int(len(held)), "held_out_sampling": dict(HELD_OUT)}
 
 
 def _play(ann, cal, game, method: dict, time_steps: int, episodes: int, seed: int, max_episode_steps: int,
@@ -145,10 +162,14 @@ def _play(ann, cal, game, method: dict, time_steps: int, episodes: int, seed: in
             "summary": report.summarize(agent, res["dqn"])}
 
 
+def _conversion_current(res: dict) -> bool:
+    return res.get("conversion", {}).get("held_out_sampling") == HELD_OUT
+
+
 def _finished(res: dict) -> bool:
     """Both play stages stored, the low-latency one at the rule's current choice of method and T."""
     play = res.get("play", {})
-    if "conversion" not in res or "paper" not in play or "low_latency" not in play:
+    if not _conversion_current(res) or "paper" not in play or "low_latency" not in play:
         return False
     low = best_low_latency(res["conversion"]["curves"], res["game"])
     stored = play["low_latency"]
@@ -187,10 +208,11 @@ def run_game(model: Path, out: Path, episodes: int, play_budget_s: float, seed: 
     t0 = time.perf_counter()
     cal = collect_observations(ann, game, calibration_frames, seed, max_episode_steps=max_episode_steps,
                                progress=progress)
-    if "conversion" not in res:
+    if not _conversion_current(res):
+        if "conversion" in res:
+            log(f"{game}: the stored conversion stage sampled its held-out frames otherwise: measured again")
         log(f"{game}: conversion stage ({held_out} held-out frames)")
-        held = collect_observations(ann, game, held_out * 8, seed + 1, max_episode_steps=max_episode_steps,
-                                    progress=progress)[::8]
+        held = held_out_frames(ann, game, held_out, seed + 1, max_episode_steps, progress)
         res["conversion"] = _conversion_stage(ann, cal, held, log)
         res["conversion"]["seconds"] = time.perf_counter() - t0
         write_json(out, res)
@@ -233,7 +255,8 @@ def tables(results: dict[str, dict], games: Sequence[str]) -> str:
     t1, t2 = report.paper_table(1), report.paper_table(2)
     pct = lambda x: "-" if x is None else f"{100 * x:.1f}"  # noqa: E731
     lines = ["### Table 2: conversion rate (%) at T = 500 on held-out frames of the DQN's own play", "",
-             "Ours: the fraction of held-out frames on which the SNN picks the DQN's greedy action. "
+             "Ours: the fraction of held-out frames on which the SNN picks the DQN's greedy action "
+             f"(every {HELD_OUT['stride']}th step of one environment's eps-greedy play: whole episodes). "
              "Paper: mean ± std over its episodes.", "",
              "| game | frames | p=99.9 normal | p=99.9 robust | p=99.99 normal | p=99.99 robust "
              "| paper 99.9 normal | paper 99.9 robust | paper 99.99 normal | paper 99.99 robust |",

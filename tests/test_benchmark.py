@@ -110,5 +110,17 @@ def test_benchmark_cli_end_to_end_and_resume(tmp_path):
     assert again["play"]["low_latency"]["time_steps"] == play["low_latency"]["time_steps"]
     assert again["play"]["low_latency"]["snn"] == play["low_latency"]["snn"]  # same seeds: the same games
     assert again["play"]["paper"] == play["paper"] and again["conversion"] == res["conversion"]
+    # A conversion stage whose held-out frames were sampled otherwise (the first 128 steps of 16
+    # episodes, before whole-episode sampling) is measured again; both play stages are kept.
+    assert res["conversion"]["held_out_sampling"] == benchmark.HELD_OUT == {"envs": 1, "stride": 64}
+    stale = dict(again, conversion=dict(again["conversion"], held_out_sampling={"envs": 16, "stride": 8}))
+    (tmp_path / "bm" / "Breakout-v5.json").write_text(json.dumps(stale))
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "measured again" in r.stdout and "paper's method" not in r.stdout and "played again" not in r.stdout
+    remeasured = json.loads((tmp_path / "bm" / "Breakout-v5.json").read_text())
+    assert remeasured["conversion"]["held_out_sampling"] == benchmark.HELD_OUT
+    assert remeasured["conversion"]["table2"] == res["conversion"]["table2"]  # same frames, same numbers
+    assert remeasured["play"] == again["play"]
     r = subprocess.run(args[:-1] + ["9.0"], capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "other settings" in r.stderr and "play_budget_s" in r.stderr
