@@ -3,7 +3,9 @@
     python evaluate/readout_ties.py Tutankham-v5 [--percentiles 99.9,99.99] [--out ties.json]
 
 On the frames of `snnjax benchmark`'s Table 2 (by default: calibration 15,000 frames of the
-shipped DQN's own play, seed 0; held-out every 8th of 2,048 frames, seed 1) it converts the
+shipped DQN's own play, seed 0; 256 held-out frames on seed 1, `benchmark.held_out_frames`: every
+64th step of one environment, whole episodes; `--openings`: the first 128 steps of 16 episodes,
+every 8th, as the benchmark sampled them before) it converts the
 shipped model at each percentile (eq. 16), simulates T = 500 steps and prints, per percentile:
 - the conversion rate of the spike count ("normal") and of eq. (17) ("robust"), on the frames
   where the spike counts tie at the top (the argmax then takes the lowest action index) and on
@@ -23,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from snnjax.benchmark import held_out_frames
 from snnjax.checkpoint import load_qnetwork
 from snnjax.convert import ActivationStats, check_percentile, from_qnetwork, normalize
 from snnjax.evaluation import collect_observations
@@ -66,6 +69,8 @@ def main(argv=None) -> int:
     ap.add_argument("--calibration-frames", type=int, default=15000)
     ap.add_argument("--held-out", type=int, default=256)
     ap.add_argument("-T", "--time-steps", type=int, default=500)
+    ap.add_argument("--openings", action="store_true",
+                    help="held-out frames from episode openings (16 environments, every 8th step)")
     ap.add_argument("--out", help="also write the numbers to this JSON file")
     args = ap.parse_args(argv)
     percentiles = [check_percentile(float(p)) for p in args.percentiles.split(",")]
@@ -74,8 +79,11 @@ def main(argv=None) -> int:
     if min(args.calibration_frames, args.held_out, args.time_steps) < 1:
         ap.error("--calibration-frames, --held-out and -T must be >= 1")
     cal = collect_observations(ann, args.game, args.calibration_frames, 0, max_episode_steps=4500, progress=True)
-    held = collect_observations(ann, args.game, args.held_out * 8, 1, max_episode_steps=4500, progress=True)[::8]
-    out = {"game": args.game,
+    if args.openings:
+        held = collect_observations(ann, args.game, args.held_out * 8, 1, max_episode_steps=4500, progress=True)[::8]
+    else:
+        held = held_out_frames(ann, args.game, args.held_out, 1, 4500, progress=True)
+    out = {"game": args.game, "held_out": "openings" if args.openings else "whole episodes",
            "by_percentile": [readout_ties(ann, cal, held, p, args.time_steps) for p in percentiles]}
     print(f"{args.game}: T = {args.time_steps}, {len(held)} held-out frames")
     print("| p | CR normal | CR robust | tied frames | CR tied normal / robust | CR untied normal / robust "

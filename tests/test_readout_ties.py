@@ -38,12 +38,16 @@ def test_tied_and_untied_frames_partition_the_conversion_rate():
     assert r["actions"]["dqn"] == np.bincount(target, minlength=6).tolist()
 
 
-def test_readout_ties_script_smoke(tmp_path):
+@pytest.mark.parametrize("openings", [False, True])
+def test_readout_ties_script_smoke(tmp_path, openings):
     out = tmp_path / "ties.json"
     cmd = [sys.executable, str(ROOT / "evaluate" / "readout_ties.py"), "Breakout-v5", "--percentiles", "99.9",
            "--calibration-frames", "64", "--held-out", "8", "-T", "16", "--out", str(out)]
+    if openings:
+        cmd.append("--openings")
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "| 99.9 |" in r.stdout
     res = json.loads(out.read_text())["by_percentile"][0]
     assert res["frames"] == 8 and res["time_steps"] == 16
+    assert json.loads(out.read_text())["held_out"] == ("openings" if openings else "whole episodes")
