@@ -22,7 +22,7 @@ def test_tied_and_untied_frames_partition_the_conversion_rate():
     import jax
 
     ann, obs = random_nature(n_obs=24)
-    r = readout_ties.readout_ties(ann, obs, obs, 99.0, time_steps=8)
+    r = readout_ties.readout_ties(ann, ActivationStats(ann, obs, 99.0), obs, 99.0, time_steps=8)
     n = r["frames"]
     assert n == 24 and all(sum(h) == n for h in r["actions"].values())
     f = r["tied_fraction"]
