@@ -27,7 +27,7 @@ from snnjax.bench import _time, bench_network, flops_per_decision, matmul_peak
 from snnjax.compile import FastJit
 from snnjax.readout import robust_rate
 from snnjax.snn import (
-    _if_update,
+    if_update,
     choose_method,
     fanout,
     layer_current,
@@ -50,7 +50,7 @@ def no_hidden_state(net, obs):
 
     def step(c, _):
         v1, acc = c
-        s, v1 = _if_update(v1, z1, v_thr)
+        s, v1 = if_update(v1, z1, v_thr)
         for l in range(1, net.num_layers):
             z = layer_current(net, l, s)
             s = (z >= v_thr).astype(z.dtype)
@@ -65,7 +65,7 @@ def if_only(net, obs, currents):
         vs, n = c
         out = []
         for v, z in zip(vs, currents):
-            s, v = _if_update(v, z, v_thr)
+            s, v = if_update(v, z, v_thr)
             out.append(v)
         return (out, n + s), None
 

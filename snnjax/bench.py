@@ -41,17 +41,32 @@ def _time(fn, *args, repeat: int = 3, min_time: float = 0.5) -> float:
     return best
 
 
-def matmul_peak(n: int = 2048) -> float:
-    """fp32 matmul GFLOP/s of this machine in JAX (best of a few runs)."""
-    a = jnp.asarray(np.random.default_rng(0).normal(size=(n, n)), jnp.float32)
-    f = jax.jit(lambda x, y: x @ y)
+PEAK_DTYPES = ("float32", "bfloat16", "int8")
+
+
+def matmul_peak(n: int = 2048, dtype: str = "float32") -> float:
+    """Matmul GFLOP/s (GOP/s for int8) of this machine in JAX, n x n x n, best of a few runs:
+    float32 x float32; bfloat16 x bfloat16 -> float32; int8 x int8 -> int32 (exact)."""
+    rng = np.random.default_rng(0)
+    if dtype == "int8":
+        a = jnp.asarray(rng.integers(-127, 128, (n, n)), jnp.int8)
+        out = jnp.int32
+    else:
+        a = jnp.asarray(rng.normal(size=(n, n)), dtype)
+        out = jnp.float32
+    f = jax.jit(lambda x, y: jax.lax.dot(x, y, preferred_element_type=out))
     return 2 * n**3 / _time(f, a, a, repeat=5, min_time=2.0) / 1e9
 
 
 def bench_network(num_actions: int = 6, seed: int = 0) -> SpikingNetwork:
-    """A Nature-DQN with random weights normalized at p=99 on random frames (~17% firing)."""
+    """A Nature-DQN with random weights stored as int8 x per-output-channel scale (like every
+    shipped model), normalized at p=99 on random frames (~17% firing): int8 spike propagation."""
+    from snnjax.checkpoint import dequantize_int8, quantize_int8
+
     net = NatureDQN(num_actions)
     p = init_params(net, (4, 84, 84), jax.random.key(seed))
+    p = {name: dict(layer, kernel=dequantize_int8(*quantize_int8(np.asarray(layer["kernel"]))))
+         for name, layer in p.items()}
     ann = from_params(p, layer_specs(net), (4, 84, 84), "chw", 1 / 255)
     obs = np.random.default_rng(seed).integers(0, 256, (32, 4, 84, 84), dtype=np.uint8)
     return convert(ann, obs, 99.0)
@@ -66,16 +81,17 @@ def naive_one(net: SpikingNetwork, obs: jax.Array, time_steps: int) -> jax.Array
     """The naive baseline: a per-step loop that recomputes every layer's current at every step,
     layer 1 included (what a straightforward PyTorch loop does). Robust readout [A]."""
     from snnjax.readout import robust_rate
-    from snnjax.snn import _if_update, _initial_state, layer_current, prepare_input
+    from snnjax.snn import if_update, layer_current, prepare_input
 
     v_thr = jnp.asarray(net.v_thr, jnp.float32)
     a0 = prepare_input(net, obs)
-    c0 = _initial_state(net, a0, 0.0, v_thr)
+    c0 = {"v": [jnp.zeros(s, jnp.float32) for s in net.layer_shapes()],
+          "n": [jnp.zeros(s, jnp.float32) for s in net.layer_shapes()]}
 
     def step(c, _):
         z, vs, ns = layer_current(net, 0, a0), [], []
         for l in range(net.num_layers):
-            s, v = _if_update(c["v"][l], z, v_thr)
+            s, v = if_update(c["v"][l], z, v_thr)
             vs.append(v)
             ns.append(c["n"][l] + s)
             if l + 1 < net.num_layers:
@@ -84,6 +100,40 @@ def naive_one(net: SpikingNetwork, obs: jax.Array, time_steps: int) -> jax.Array
 
     c, _ = jax.lax.scan(step, c0, None, length=time_steps)
     return robust_rate(c["n"][-1], c["v"][-1], jnp.float32(time_steps), v_thr)
+
+
+def previous_default_one(net: SpikingNetwork, obs: jax.Array, time_steps: int, chunk: int) -> jax.Array:
+    """The float32 simulator as it was before int8 propagation, kept as a baseline: eq. (2)-(3)
+    carried on V (a pass for the spikes and another for V at every layer and step), layer-wise
+    chunks of `chunk` steps (chunk = 1: the per-step scan it used from 16 observations on).
+    Robust readout [A]."""
+    from snnjax.readout import robust_rate
+    from snnjax.snn import if_update, layer_current, prepare_input
+
+    v_thr = jnp.asarray(net.v_thr, jnp.float32)
+    net = net.replace(int8=())
+    z1 = layer_current(net, 0, prepare_input(net, obs))
+    shapes = net.layer_shapes()
+
+    def if_scan(v, z_seq):
+        def step(v, z):
+            s, v = if_update(v, z, v_thr)
+            return v, s
+        return jax.lax.scan(step, v, z_seq)
+
+    def run_chunk(c, _):
+        vs, n = c
+        z, out = jnp.broadcast_to(z1, (chunk, *z1.shape)), []
+        for l in range(net.num_layers):
+            v, s_seq = if_scan(vs[l], z)
+            out.append(v)
+            if l + 1 < net.num_layers:
+                z = jax.vmap(lambda x, l=l: layer_current(net, l + 1, x))(s_seq)
+        return (out, n + s_seq.sum(0)), None
+
+    c0 = ([jnp.zeros(s, jnp.float32) for s in shapes], jnp.zeros(shapes[-1], jnp.float32))
+    (vs, n), _ = jax.lax.scan(run_chunk, c0, None, length=time_steps // chunk)
+    return robust_rate(n, vs[-1], jnp.float32(time_steps // chunk * chunk), v_thr)
 
 
 def loop_library_calls(hlo_text: str) -> list[tuple[int, int]]:
@@ -109,10 +159,15 @@ def loop_library_calls(hlo_text: str) -> list[tuple[int, int]]:
 
 
 def simulation_paths(T: int, B: int) -> dict:
-    """name -> (fn(net, obs [B, ...]) -> robust readout [B, A], compiled with the fast option?).
-    Every path of the project under the same compile option, the default once without it. The
-    default is `simulate`'s choice at this B: `choose_method` and `group_rows`; the other paths
-    take the whole batch in one vmap."""
+    """name -> (fn(net, obs [B, ...]) -> robust readout [B, A], arithmetic of the network passed).
+
+    "default": `simulate`'s choice at this B (`choose_method`, `group_rows`) on the network's
+    own arithmetic (int8 where it factors). "float32": the same program given the network
+    without its int8 factorization. "previous default": the float32 simulator before int8
+    propagation (`previous_default_one`, with its own path choice: per-step from 16
+    observations on, else chunks of ~64 rows). "naive": a float32 per-step loop. The other
+    paths take the whole batch in one vmap on the network's own arithmetic. Every program is
+    compiled with `FastJit` (the fast CPU option on float32 programs only, `snnjax.compile`)."""
     from snnjax.snn import choose_method, group_rows, map_rows
 
     method, chunk = choose_method(B, T)
@@ -122,34 +177,41 @@ def simulation_paths(T: int, B: int) -> dict:
         return lambda net, o: map_rows(lambda x: one(net, x).robust, o, g)
 
     default = simulate_fn(T, (T,), "constant", method, chunk)
-    paths = {
-        "default": (vm(default, group), True),
-        "reference": (vm(simulate_fn(T, (T,), "constant", "reference")), True),
-        "chunked-512": (vm(simulate_fn(T, (T,), "constant", "chunked", auto_chunk(B, T, rows=512))), True),
-        "default, full result": (lambda net, o: map_rows(lambda x: default(net, x), o, group), True),
-        "naive": (lambda net, o: jax.vmap(lambda x: naive_one(net, x, T))(o), True),
-        "default, no fast option": (vm(default, group), False),
+    prev_chunk = 1 if B >= 16 else auto_chunk(B, T)
+    return {
+        "default": (vm(default, group), "own"),
+        "float32": (vm(default, group), "float32"),
+        "previous default": (lambda net, o: map_rows(lambda x: previous_default_one(net, x, T, prev_chunk), o, group),
+                             "float32"),
+        "reference": (vm(simulate_fn(T, (T,), "constant", "reference")), "own"),
+        "chunked-512": (vm(simulate_fn(T, (T,), "constant", "chunked", auto_chunk(B, T, rows=512))), "own"),
+        "default, full result": (lambda net, o: map_rows(lambda x: default(net, x), o, group), "own"),
+        "naive": (lambda net, o: jax.vmap(lambda x: naive_one(net, x, T))(o), "float32"),
     }
-    return paths
 
 
-def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peak: float = 1.0, rounds: int = 3,
+def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peaks: dict | None = None, rounds: int = 3,
                      log=print) -> list[dict]:
     """Decisions/s of every simulation path at each (T, B): medians of `rounds` round-robin
-    timings in one run, GFLOP/s of the dense work (layer 1 once, layers 2-5 every step) and its
-    fraction of the fp32 matmul `peak` measured in the same run."""
-    from snnjax.snn import choose_method, group_rows
+    timings in one run, GOP/s of the dense work (layer 1 once, layers 2-5 every step) and its
+    fraction of the matmul peak of the arithmetic the path uses (`peaks`: {"float32": ...,
+    "int8": ...} measured in the same run)."""
+    from snnjax.snn import choose_method, float32_only, group_rows
 
+    peaks = peaks or {"float32": 1.0, "int8": 1.0}
+    nets = {"own": snn, "float32": float32_only(snn)}
     rows = []
     rng = np.random.default_rng(1)
     for T in Ts:
         for B in Bs:
             obs = jnp.asarray(rng.integers(0, 256, (B, 4, 84, 84), dtype=np.uint8))
-            fns = {name: FastJit(fn, fast=fast) for name, (fn, fast) in simulation_paths(T, B).items()}
+            paths = simulation_paths(T, B)
+            fns = {name: FastJit(fn) for name, (fn, _) in paths.items()}
             secs = {name: [] for name in fns}
             for _ in range(rounds):
                 for name, fn in fns.items():
-                    secs[name].append(_time(fn, snn, obs, repeat=1, min_time=0.2))  # >= 0.2 s: several calls when short
+                    # >= 0.2 s: several calls when short
+                    secs[name].append(_time(fn, nets[paths[name][1]], obs, repeat=1, min_time=0.2))
             method, chunk = choose_method(B, T)
             group = group_rows(B)
             row = {"T": T, "B": B, "default_method": f"{method} (chunk {chunk})"
@@ -159,25 +221,22 @@ def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peak: float = 1.0,
             for name, s in secs.items():
                 dps = B / float(np.median(s))
                 gflops = dps * flops_per_decision(snn, T) / 1e9
-                row["paths"][name] = {"decisions_per_s": dps, "gflops": gflops, "frac_peak": gflops / peak}
-            # Other paths that are not the default's own program (the per-step scan when the default
-            # picked it; the 512-row chunks when they give the default's chunk length; the naive
-            # loop when the default is the per-step scan and XLA hoisted the naive loop's
-            # loop-invariant layer-1 convolution, so that its loop makes the same library calls):
-            # their ratio would only measure noise.
+                arith = "int8" if (paths[name][1] == "own" and snn.int8) else "float32"
+                row["paths"][name] = {"decisions_per_s": dps, "gflops": gflops, "arithmetic": arith,
+                                      "frac_peak": gflops / peaks[arith]}
+            # Other programs than the default's own: the per-step scan is the default's program when
+            # the default picked it in one vmap; the 512-row chunks when they give its chunk length.
             same = set() if group else {"reference"} if method == "reference" else (
                 {"chunked-512"} if auto_chunk(B, T, rows=512) == chunk else set())
-            calls = {n: loop_library_calls(fns[n].compiled_text()) for n in ("reference", "naive")}
-            row["naive_loop_calls"] = calls["naive"]
-            if method == "reference" and not group and calls["naive"] == calls["reference"]:
-                same.add("naive")
-            others = [n for n in ("reference", "chunked-512", "naive") if n in row["paths"] and n not in same]
+            others = [n for n in row["paths"] if n not in same | {"default", "default, full result"}]
             row["best_other"] = max(others, key=lambda n: row["paths"][n]["decisions_per_s"])
-            row["default_vs_best_other"] = (row["paths"]["default"]["decisions_per_s"]
-                                            / row["paths"][row["best_other"]]["decisions_per_s"])
+            dflt = row["paths"]["default"]["decisions_per_s"]
+            row["default_vs_best_other"] = dflt / row["paths"][row["best_other"]]["decisions_per_s"]
+            row["default_vs_previous"] = dflt / row["paths"]["previous default"]["decisions_per_s"]
+            row["default_vs_float32"] = dflt / row["paths"]["float32"]["decisions_per_s"]
             log(f"T={T:4d} B={B:3d} " + " | ".join(f"{n} {p['decisions_per_s']:.2f}" for n, p in row["paths"].items())
-                + f" | default / best other x{row['default_vs_best_other']:.2f}, "
-                f"{row['paths']['default']['frac_peak']:.2f} of peak")
+                + f" | default / previous x{row['default_vs_previous']:.2f}, / best other "
+                f"x{row['default_vs_best_other']:.2f}, {row['paths']['default']['frac_peak']:.2f} of its peak")
             rows.append(row)
     return rows
 
@@ -269,36 +328,38 @@ def bench_evaluation(snn, game: str = "Breakout-v5", T: int = 100, Es=(1, 16, 64
     return rows
 
 
-def markdown(peaks, sim_rows, upd, eval_rows, note: str = "") -> str:
+def markdown(peaks: dict, sim_rows, upd, eval_rows, note: str = "") -> str:
+    """peaks: {dtype: (before, after)} matmul peaks measured before and after the simulator ran."""
     v = report.versions()
-    peak = max(peaks)
     lines = [f"## `snnjax bench` — {datetime.date.today().isoformat()}, {jax.devices()[0].device_kind}", "",
              f"Machine: {platform.processor() or platform.machine()}, {jax.local_device_count()} "
              f"{jax.default_backend().upper()} device(s), {__import__('os').cpu_count()} cores; "
              f"jax {v.get('jax')}, flax {v.get('flax')}, envpool {v.get('envpool')}; fast CPU compile option "
-             f"{'on' if fast_options_supported() else 'not accepted'}. {note}", "",
-             f"Measured fp32 matmul peak (2048x2048, same run): {peaks[0]:.1f} GFLOP/s before and "
-             f"{peaks[1]:.1f} GFLOP/s after the simulator runs; fractions of peak use **{peak:.1f} GFLOP/s**.", "",
-             "### SNN simulation (Nature-DQN, random weights normalized at p=99), decisions/s",
+             f"{'on for float32 programs' if fast_options_supported() else 'not accepted'}. {note}", "",
+             "Matmul peaks (2048^3 in JAX, measured in this run before and after the simulator; fractions "
+             "of peak use the higher): " + "; ".join(
+                 f"{k} {x[0]:.0f} / {x[1]:.0f} G{'OP' if k == 'int8' else 'FLOP'}/s" for k, x in peaks.items()) + ".", "",
+             "### SNN simulation (Nature-DQN, int8 x per-channel-scale weights normalized at p=99), decisions/s",
              "",
-             "Every path under the same compile option (medians of round-robin timings in this run); "
-             "GFLOP/s and fraction of peak count the dense work of the layer-1-once algorithm "
-             f"({sim_rows[0]['mflop_once'] if sim_rows else 0:.0f} MFLOP + T x "
-             f"{sim_rows[0]['mflop_per_step'] if sim_rows else 0:.0f} MFLOP per decision) for every path; `naive` does more work (layer 1 at every step). "
-             "`default, full result` returns every per-layer count and potential; `default, no fast option` "
-             "is the default path compiled without the CPU option. Other paths: decisions/s (fraction of the "
-             "peak). The ratio column names the fastest other program; it leaves out the paths that compile "
-             "to the default's own program (the per-step scan or the same chunk length, and the naive loop "
-             "when XLA hoisted its layer-1 convolution so that its loop makes the per-step scan's calls).", ""]
+             "Medians of round-robin timings in this run. `default` is what `simulate` and the agents run: "
+             "int8 spikes x int8 kernels -> int32 wherever the weights factor (every shipped network, "
+             "layer-wise normalization); `float32` is the same program on the float32 weights; "
+             "`previous default` is the float32 simulator before int8 propagation (potential carried "
+             "as V, its own path choice); `naive` a float32 per-step loop; `reference` and `chunked-512` "
+             "other paths on int8; `default, full result` returns every per-layer count and potential. "
+             "Cells: decisions/s (fraction of the peak of the path's arithmetic: int8 GOP/s for int8 "
+             "paths, float32 GFLOP/s otherwise), counting the dense work of the layer-1-once algorithm "
+             f"({sim_rows[0]['mflop_once'] if sim_rows else 0:.1f} MOP + T x "
+             f"{sim_rows[0]['mflop_per_step'] if sim_rows else 0:.1f} MOP per decision) for every path.", ""]
     names = list(sim_rows[0]["paths"]) if sim_rows else []
-    lines += ["| T | agents | default path | " + " | ".join(names[1:]) + " | default / best other path | "
-              "default GFLOP/s | default frac. peak |", "|---" * (len(names) + 5) + "|"]
+    lines += ["| T | agents | default path | " + " | ".join(names) + " | default / previous default | "
+              "default / float32 | default / best other program |", "|---" * (len(names) + 6) + "|"]
     for r in sim_rows:
-        lines.append(f"| {r['T']} | {r['B']} | {r['paths']['default']['decisions_per_s']:.2f} ({r['default_method']}) | "
+        lines.append(f"| {r['T']} | {r['B']} | {r['default_method']} | "
                      + " | ".join(f"{r['paths'][n]['decisions_per_s']:.2f} ({r['paths'][n]['frac_peak']:.2f})"
-                                  for n in names[1:])
-                     + f" | {r['default_vs_best_other']:.2f}x ({r['best_other']}) | {r['paths']['default']['gflops']:.1f} "
-                     f"| {r['paths']['default']['frac_peak']:.2f} |")
+                                  for n in names)
+                     + f" | {r['default_vs_previous']:.2f}x | {r['default_vs_float32']:.2f}x "
+                     f"| {r['default_vs_best_other']:.2f}x ({r['best_other']}) |")
     if upd:
         lines += ["", "### One jitted batch-32 training update (Nature-DQN, Adam)", "",
                   "| variant | update (ms) | same loss, gradient only (ms) | update / gradient | network fwd+bwd alone (ms) |",
@@ -319,26 +380,28 @@ def markdown(peaks, sim_rows, upd, eval_rows, note: str = "") -> str:
 def run(out: str | Path = "BENCHMARKS.md", Ts=(100, 500), Bs=(1, 16, 64, 256), Es=(1, 16, 64, 256),
         update: bool = True, evaluation: bool = True, note: str = "", dtype: str = "float32",
         section: str = "cpu", log=print) -> str:
+    """dtype: "float32" benchmarks the default network (int8 spike propagation where it factors);
+    "bfloat16" the bf16 matmul mode (`to_bfloat16`, for accelerators)."""
     from snnjax.snn import to_bfloat16
 
-    peak_start = matmul_peak()
-    log(f"fp32 matmul peak: {peak_start:.1f} GFLOP/s")
+    before = {d: matmul_peak(dtype=d) for d in PEAK_DTYPES}
+    log("matmul peaks: " + ", ".join(f"{d} {x:.1f}" for d, x in before.items()))
     snn = bench_network()
     if dtype == "bfloat16":
         snn = to_bfloat16(snn)
         note = f"{note} Simulation in bf16 matmul mode (layers 2-5 bf16 weights, fp32 accumulation).".strip()
-    sim_rows = bench_simulation(snn, Ts, Bs, peak_start, log=log)
-    # The machine is shared: the peak is measured again after the simulator runs and the
+    sim_rows = bench_simulation(snn, Ts, Bs, before, log=log)
+    # The machine is shared: the peaks are measured again after the simulator runs and the
     # fractions use the higher of the two (the conservative choice).
-    peak_end = matmul_peak()
-    peak = max(peak_start, peak_end)
-    log(f"fp32 matmul peak after the simulator runs: {peak_end:.1f} GFLOP/s")
+    after = {d: matmul_peak(dtype=d) for d in PEAK_DTYPES}
+    log("matmul peaks after the simulator runs: " + ", ".join(f"{d} {x:.1f}" for d, x in after.items()))
+    best = {d: max(before[d], after[d]) for d in PEAK_DTYPES}
     for r in sim_rows:
         for path in r["paths"].values():
-            path["frac_peak"] = path["gflops"] / peak
+            path["frac_peak"] = path["gflops"] / best[path["arithmetic"]]
     upd = bench_update(log) if update else {}
     eval_rows = bench_evaluation(snn, Es=Es, log=log) if evaluation else []
-    md = markdown((peak_start, peak_end), sim_rows, upd, eval_rows, note)
+    md = markdown({d: (before[d], after[d]) for d in PEAK_DTYPES}, sim_rows, upd, eval_rows, note)
     write_section(Path(out), section, md)
     return md
 

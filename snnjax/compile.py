@@ -8,6 +8,11 @@ ran that matmul at half speed (measured side by side on this 2-core CPU, [512, 3
 plus bias: 14-25 GFLOP/s with DOT, 55-60 with INDIVIDUAL_DOT; convolutions 47-54 with either,
 18-21 without the option). The option is experimental, so it is tried and dropped cleanly if
 the compiler rejects it, and never used off the CPU.
+
+A program that takes int8 arrays (the int8 simulator, `snn.to_int8`) compiles WITHOUT it: the
+option turns int8 convolutions into s32 x s32 ones at 2-7 GOP/s, while the default compile runs
+them at 600-660 GOP/s (conv2/conv3 of the Nature-DQN at 64 rows, measured side by side), and
+the default compile's float32 convolutions are within 0.5-0.9x of the option's.
 """
 
 from __future__ import annotations
@@ -32,13 +37,19 @@ def fast_options_supported() -> bool:
         return False
 
 
+def takes_int8(*args, **kwargs) -> bool:
+    """Whether any array among the arguments is int8 (then `compile_fast` keeps the default)."""
+    return any(str(getattr(x, "dtype", "")) == "int8" for x in jax.tree_util.tree_leaves((args, kwargs)))
+
+
 def compile_fast(fn, *args, fast: bool = True, donate_argnums=(), **kwargs):
-    """AOT-compile `jax.jit(fn)` for these argument shapes, with the fast CPU option if possible.
+    """AOT-compile `jax.jit(fn)` for these argument shapes, with the fast CPU option if possible
+    (never for int8 arguments, see the module docstring).
 
     Returns a compiled callable that accepts arguments of exactly these shapes and dtypes.
     """
     lowered = jax.jit(fn, donate_argnums=donate_argnums).lower(*args, **kwargs)
-    if fast and fast_options_supported():
+    if fast and fast_options_supported() and not takes_int8(*args, **kwargs):
         try:
             return lowered.compile(compiler_options=FAST_CPU_OPTIONS)
         except Exception as exc:  # noqa: BLE001

@@ -26,7 +26,7 @@ from snnjax import validate
 from snnjax.io import atomic_write
 from snnjax.validate import ValidationError, finite_array
 from snnjax.models import LayerSpec, input_scale, layer_specs, network_from_meta
-from snnjax.snn import KINDS, SpikingNetwork, ann_forward, prepare_input, q_values
+from snnjax.snn import KINDS, SpikingNetwork, ann_forward, prepare_input, q_values, with_int8_if_exact
 
 
 class ConvertError(ValidationError):
@@ -178,6 +178,11 @@ def normalize(net: SpikingNetwork, lambdas: Sequence, v_thr: float = 1.0,
     lambdas[l] is a scalar or a vector over layer l's output channels. For a dense layer after
     a conv map the previous layer's channel scales are tiled over the H*W positions (C-order
     flattening, channels fastest).
+
+    Where every layer's weights factor as int8 x a per-output-channel scale (an int8 Q-network
+    with one lambda per layer, or a QCFS network with per-layer thresholds) the result carries
+    that factorization (`snn.to_int8`) and simulates on int8 arithmetic; channel-wise lambdas
+    (a scale per input channel) do not factor and stay float32.
     """
     if not v_thr > 0:
         raise ConvertError(f"v_thr must be > 0, got {v_thr}")
@@ -196,9 +201,10 @@ def normalize(net: SpikingNetwork, lambdas: Sequence, v_thr: float = 1.0,
         weights.append(jnp.asarray(w / lam, jnp.float32))
         biases.append(jnp.asarray(np.asarray(net.biases[l], np.float64) / lam, jnp.float32))
         prev = lam
-    return net.replace(weights=tuple(weights), biases=tuple(biases), v_thr=jnp.float32(v_thr),
-                       lambdas=tuple(jnp.asarray(x, jnp.float32) for x in lambdas),
-                       percentile=jnp.float32(percentile))
+    return with_int8_if_exact(net.replace(
+        weights=tuple(weights), biases=tuple(biases), v_thr=jnp.float32(v_thr),
+        lambdas=tuple(jnp.asarray(x, jnp.float32) for x in lambdas), percentile=jnp.float32(percentile),
+        int8=()))
 
 
 def convert(net: SpikingNetwork, calibration_obs, percentile: float = 99.9, v_thr: float = 1.0,

@@ -24,7 +24,7 @@ import numpy as np
 from snnjax import agents, envs, readout as ro, validate
 from snnjax.config import EvalConfig
 from snnjax.play import collect, play
-from snnjax.snn import SpikingNetwork, check_args
+from snnjax.snn import SpikingNetwork, check_args, float32_only
 from snnjax.validate import ValidationError
 
 
@@ -33,7 +33,12 @@ class EvaluationError(ValidationError):
 
 
 def stack_networks(nets: Sequence[SpikingNetwork]) -> SpikingNetwork:
-    """Stack P networks of one architecture into one pytree with a leading agent axis."""
+    """Stack P networks of one architecture into one pytree with a leading agent axis.
+
+    Networks carry their int8 factorization only if every one of them does (a population is one
+    program): otherwise all are simulated in float32."""
+    if not all(n.int8 for n in nets):
+        nets = [float32_only(n) for n in nets]
     first = nets[0]
     for n in nets[1:]:
         if jax.tree_util.tree_structure(n) != jax.tree_util.tree_structure(first):

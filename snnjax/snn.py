@@ -57,6 +57,9 @@ class SpikingNetwork:
     obs_shape: tuple = flax.struct.field(pytree_node=False)  # raw observation, no batch axis
     input_layout: str = flax.struct.field(pytree_node=False, default="flat")  # "chw" or "flat"
     input_scale: float = flax.struct.field(pytree_node=False, default=1.0)  # raw -> [0, 1]
+    # The same weights as int8 kernels x per-output-channel scales (`to_int8`), one Int8Layer per
+    # layer, or () where they do not factor: then every layer runs in float32.
+    int8: tuple = ()
 
     @property
     def num_actions(self) -> int:
@@ -76,6 +79,66 @@ class SpikingNetwork:
         return shapes
 
 
+@flax.struct.dataclass
+class Int8Layer:
+    """One layer's weights as `kernel * scale`: kernel int8 (the float kernel's shape, |k| <= 127),
+    scale float32 [C_out]."""
+
+    kernel: jax.Array
+    scale: jax.Array
+
+
+INT8_TOLERANCE = 2.0**-20  # |kernel * scale - w| allowed, relative to a channel's largest |w|
+
+
+class NotInt8Error(SimulationError):
+    """The network's weights are not int8 x per-output-channel scale (e.g. channel-wise lambdas)."""
+
+
+def factor_int8(w, name: str = "layer") -> Int8Layer:
+    """w [..., C_out] (float) -> Int8Layer with kernel * scale == w up to float rounding.
+
+    scale[c] = max |w[..., c]| / 127 and kernel = rint(w / scale): exact for a kernel stored as
+    int8 x per-output-channel scale (`checkpoint.quantize_int8`, whose largest entry of every
+    channel is +-127) and rescaled per output channel (eq. 16 with one lambda per layer: w_l =
+    q * s_c * lambda_{l-1} / lambda_l). Anything else (a scale per input channel, float weights)
+    leaves a residual far above float rounding: NotInt8Error.
+    """
+    w = np.asarray(w, np.float64)
+    amax = np.abs(w).reshape(-1, w.shape[-1]).max(axis=0)
+    scale = np.where(amax > 0, amax / 127.0, 1.0)
+    q = np.rint(w / scale)
+    residual = np.abs(q * scale - w).reshape(-1, w.shape[-1]).max(axis=0)
+    bad = residual > INT8_TOLERANCE * np.maximum(amax, np.finfo(np.float32).tiny)
+    if bad.any():
+        c = int(np.argmax(bad))
+        raise NotInt8Error(f"{name}: weights are not int8 x a per-output-channel scale (channel {c}: "
+                           f"residual {residual[c]:.3g} of max |w| {amax[c]:.3g}); use float32")
+    return Int8Layer(kernel=jnp.asarray(q.astype(np.int8)), scale=jnp.asarray(scale, jnp.float32))
+
+
+def to_int8(net: SpikingNetwork) -> SpikingNetwork:
+    """The network with its int8 factorization attached (`factor_int8` of every layer).
+
+    Simulation then propagates spikes as int8 x int8 -> int32 sums, exact, and one multiply by
+    the channel scale: z_l = scale * (sum of kernel over the inputs that spiked) + b_l (eq. 1).
+    Raises NotInt8Error if a layer does not factor."""
+    return net.replace(int8=tuple(factor_int8(w, n) for w, n in zip(net.weights, net.names)))
+
+
+def with_int8_if_exact(net: SpikingNetwork) -> SpikingNetwork:
+    """`to_int8(net)` where every layer factors, else `net` unchanged (float32 throughout)."""
+    try:
+        return to_int8(net)
+    except NotInt8Error:
+        return net
+
+
+def float32_only(net: SpikingNetwork) -> SpikingNetwork:
+    """The network without its int8 factorization: simulated in float32 (the comparison path)."""
+    return net.replace(int8=())
+
+
 def to_bfloat16(net: SpikingNetwork) -> SpikingNetwork:
     """bf16 matmul mode for accelerators: weights of the layers fed by spikes (2..L) in bf16.
 
@@ -85,7 +148,7 @@ def to_bfloat16(net: SpikingNetwork) -> SpikingNetwork:
     once per frame) and biases stay fp32. Slower than fp32 on CPUs without native bf16.
     """
     weights = (net.weights[0],) + tuple(w.astype(jnp.bfloat16) for w in net.weights[1:])
-    return net.replace(weights=weights)
+    return net.replace(weights=weights, int8=())
 
 
 def _input_shape(net: SpikingNetwork) -> tuple[int, ...]:
@@ -101,14 +164,57 @@ def prepare_input(net: SpikingNetwork, obs: jax.Array) -> jax.Array:
     return jnp.transpose(x, (1, 2, 0)) if net.input_layout == "chw" else x
 
 
+def _conv(net: SpikingNetwork, l: int, x, w, out_type):
+    return jax.lax.conv_general_dilated(
+        x[None], w, (net.strides[l],) * 2, "VALID",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"), preferred_element_type=out_type)[0]
+
+
+def _int_sum(net: SpikingNetwork, l: int, x: jax.Array) -> jax.Array:
+    """sum_i kernel[i, c] x[i] in int32 for int8 x (spikes 0/1, or offset pixels): exact."""
+    k = net.int8[l].kernel
+    if net.kinds[l] == "conv":
+        return _conv(net, l, x, k, jnp.int32)
+    return jax.lax.dot(x.reshape(-1), k, preferred_element_type=jnp.int32)
+
+
+def spike_current(net: SpikingNetwork, l: int, s: jax.Array) -> jax.Array:
+    """z_l = W_l s + b_l (eq. 1) for ONE example's spikes s (0/1, any dtype) into layer l.
+
+    With the int8 factorization: int8 spikes x int8 kernel -> int32 (exact), times the channel
+    scale, plus the bias: two roundings per neuron however many inputs spiked. Else float32."""
+    if not net.int8:
+        return layer_current(net, l, s)
+    q = net.int8[l]
+    return _int_sum(net, l, s.astype(jnp.int8)).astype(jnp.float32) * q.scale + net.biases[l]
+
+
+def input_current(net: SpikingNetwork, obs: jax.Array) -> jax.Array:
+    """z_1 = W_1 a_0 + b_1 for ONE raw observation (the constant input current, eq. 1).
+
+    With the int8 factorization and uint8 frames: the integer sum of kernel x pixel (p in
+    [0, 255]) is computed in float32, where it is exact (every partial sum is an integer below
+    2^24 while fan-in x 255 x 127 < 2^24: 256 inputs for the Nature-DQN's 8x8x4 kernels), then
+    times scale x input_scale, plus b. A float32 convolution because XLA's CPU int8 convolution
+    has no fast kernel for this shape (it runs it as s32 x s32 at a few GOP/s); once per frame."""
+    fan_in = int(np.prod(net.weights[0].shape[:-1]))
+    if (not net.int8 or np.dtype(obs.dtype) != np.uint8 or net.kinds[0] != "conv"
+            or fan_in * 255 * 127 >= 2**24):
+        return layer_current(net, 0, prepare_input(net, obs))
+    q = net.int8[0]
+    p = obs.astype(jnp.float32)
+    p = jnp.transpose(p, (1, 2, 0)) if net.input_layout == "chw" else p
+    total = _conv(net, 0, p, q.kernel.astype(jnp.float32), jnp.float32)
+    return total * (q.scale * jnp.float32(net.input_scale)) + net.biases[0]
+
+
 def layer_current(net: SpikingNetwork, l: int, x: jax.Array, with_bias: bool = True) -> jax.Array:
-    """z_l = W_l x + b_l for ONE example x (HWC map or vector); eq. (1) without the spikes."""
+    """z_l = W_l x + b_l for ONE example x (HWC map or vector); eq. (1) without the spikes.
+    float32 weights (bf16 after `to_bfloat16`); spikes go through `spike_current`."""
     w, b = net.weights[l], net.biases[l]
     # bf16 weights (see `to_bfloat16`): inputs cast to bf16, products accumulated in fp32.
     if net.kinds[l] == "conv":
-        out = jax.lax.conv_general_dilated(
-            x[None].astype(w.dtype), w, (net.strides[l],) * 2, "VALID",
-            dimension_numbers=("NHWC", "HWIO", "NHWC"), preferred_element_type=jnp.float32)[0]
+        out = _conv(net, l, x.astype(w.dtype), w, jnp.float32)
     elif net.kinds[l] == "dense":
         out = jnp.matmul(x.reshape(-1).astype(w.dtype), w, preferred_element_type=jnp.float32)
     else:
@@ -163,21 +269,56 @@ class SimulationResult:
         return ro.select_action(self.readout(name))
 
 
-def _initial_state(net: SpikingNetwork, a0, initial_potential, v_thr) -> dict:
+@flax.struct.dataclass
+class IFState:
+    """The IF state of every layer of ONE observation between time steps, as the loop carries it.
+
+    u[l] = V_l(t-1) + z_l(t): the potential after integrating step t's current and BEFORE step
+    t's reset, so theta_l(t) = [u_l >= V_thr] (eq. 2) and the reset of step t (eq. 3) is applied
+    when step t+1 starts: u(t+1) = u(t) - V_thr theta(t) + z(t+1). One elementwise pass per layer
+    and step reads u and writes u in place; carrying V(t) instead needs one pass for the spikes
+    and another for V, and XLA copies V between them (measured: 2.97 vs 2.05 ms a step, B = 64).
+    The same sums in the same order as eq. (2)-(3) on V: bit for bit the same spikes.
+    started: False before the first step (u = V(0), no reset pending).
+    n[l]: spikes so far [*shape_l]; acc: the output layer's summed input current; u_in, n_in:
+    the same for the IF input layer (input_encoding="if").
+    """
+
+    u: tuple
+    n: tuple
+    acc: jax.Array
+    u_in: jax.Array
+    n_in: jax.Array
+    started: jax.Array
+
+    def potentials(self, v_thr) -> tuple:
+        """V_l(t) after step t's reset, every layer."""
+        return tuple(u - v_thr * (u >= v_thr).astype(u.dtype) for u in self.u)
+
+
+def initial_state(net: SpikingNetwork, a0, initial_potential, v_thr) -> IFState:
     """Fresh IF state for one frame: V_l(0) = initial_potential * V_thr, zero counts, and the
-    same for the IF input layer; `acc` sums the output layer's input current."""
+    same for the IF input layer."""
     shapes = [tuple(s) for s in net.layer_shapes()]
-    return dict(v=[jnp.full(s, initial_potential, jnp.float32) * v_thr for s in shapes],
-                n=[jnp.zeros(s, jnp.float32) for s in shapes],
-                acc=jnp.zeros(shapes[-1], jnp.float32),
-                v_in=jnp.full(a0.shape, initial_potential, jnp.float32) * v_thr,
-                n_in=jnp.zeros(a0.shape, jnp.float32))
+    return IFState(u=tuple(jnp.full(s, initial_potential, jnp.float32) * v_thr for s in shapes),
+                   n=tuple(jnp.zeros(s, jnp.float32) for s in shapes),
+                   acc=jnp.zeros(shapes[-1], jnp.float32),
+                   u_in=jnp.full(a0.shape, initial_potential, jnp.float32) * v_thr,
+                   n_in=jnp.zeros(a0.shape, jnp.float32), started=jnp.asarray(False))
 
 
-def _if_update(v, z, v_thr):
-    """Eq. (2)-(3): returns (spikes as float 0/1, new potential)."""
+def if_update(v, z, v_thr):
+    """Eq. (2)-(3) on the potential V(t-1): returns (spikes as float 0/1, V(t))."""
     s = (v + z >= v_thr).astype(z.dtype)
     return s, v + z - v_thr * s
+
+
+def if_step(u, z, v_thr, started):
+    """One IF step on the carried form u (see IFState): the reset of the previous step if it
+    spiked (and `started`), then step t's current. Returns (theta(t) as bool, u(t))."""
+    reset = jnp.logical_and(u >= v_thr, started).astype(u.dtype)
+    u = u - v_thr * reset + z
+    return u >= v_thr, u
 
 
 def simulate_one(net: SpikingNetwork, obs: jax.Array, time_steps: int,
@@ -191,32 +332,33 @@ def simulate_one(net: SpikingNetwork, obs: jax.Array, time_steps: int,
     times = tuple(times) if times else (time_steps,)
     v_thr = jnp.asarray(net.v_thr, jnp.float32)
     a0 = prepare_input(net, obs)
-    z1 = layer_current(net, 0, a0)  # constant over T for constant-current input
-    carry0 = _initial_state(net, a0, initial_potential, v_thr)
+    z1 = input_current(net, obs)  # constant over T for constant-current input
+    carry0 = initial_state(net, a0, initial_potential, v_thr)
 
-    def step(c, _):
+    def step(c: IFState, _):
         if input_encoding == "if":
-            s_in, v_in = _if_update(c["v_in"], a0, v_thr)
-            z = layer_current(net, 0, s_in)
-            c = dict(c, v_in=v_in, n_in=c["n_in"] + s_in)
+            s_in, u_in = if_step(c.u_in, a0, v_thr, c.started)
+            z = spike_current(net, 0, s_in)
+            c = c.replace(u_in=u_in, n_in=c.n_in + s_in)
         else:
             z = z1
-        vs, ns = [], []
+        us, ns = [], []
         for l in range(net.num_layers):
-            s, v = _if_update(c["v"][l], z, v_thr)
-            vs.append(v)
-            ns.append(c["n"][l] + s)
+            s, u = if_step(c.u[l], z, v_thr, c.started)
+            us.append(u)
+            ns.append(c.n[l] + s)
             if l + 1 < net.num_layers:
-                z = layer_current(net, l + 1, s)  # same step: no per-layer delay
-        acc = c["acc"] + z  # z is the output layer's current here
-        c = dict(c, v=vs, n=ns, acc=acc)
-        return c, (ns[-1], vs[-1], acc)
+                z = spike_current(net, l + 1, s)  # same step: no per-layer delay
+        acc = c.acc + z  # z is the output layer's current here
+        c = IFState(u=tuple(us), n=tuple(ns), acc=acc, u_in=c.u_in, n_in=c.n_in, started=jnp.asarray(True))
+        v_out = u - v_thr * s.astype(u.dtype)
+        return c, (ns[-1], v_out, acc)
 
     c, (n_out, v_out, acc_out) = jax.lax.scan(step, carry0, None, length=time_steps)
     return _result(c, n_out, v_out, acc_out, times, v_thr)
 
 
-def _result(c, n_out, v_out, acc_out, times, v_thr) -> SimulationResult:
+def _result(c: IFState, n_out, v_out, acc_out, times, v_thr) -> SimulationResult:
     """Assemble readouts from the output layer's per-step traces [T, A] (time-major)."""
     idx = np.asarray(times) - 1
     t = jnp.asarray(times, jnp.float32)[:, None]
@@ -226,20 +368,21 @@ def _result(c, n_out, v_out, acc_out, times, v_thr) -> SimulationResult:
     return SimulationResult(
         normal=normal_t[-1], robust=robust_t[-1], membrane=membrane_t[-1],
         normal_t=normal_t, robust_t=robust_t, membrane_t=membrane_t,
-        spike_counts=tuple(c["n"]), potentials=tuple(c["v"]), input_spikes=c["n_in"],
+        spike_counts=tuple(c.n), potentials=c.potentials(v_thr), input_spikes=c.n_in,
         times=times)
 
 
-def _if_scan(v, n, z_seq, v_thr):
-    """IF recurrence of one layer over a chunk of steps: z_seq [c, ...] -> spikes [c, ...]."""
+def _if_scan(u, n, z_seq, v_thr, started):
+    """IF recurrence of one layer over a chunk of steps (carried form, see IFState):
+    z_seq [c, ...] -> (u, n, spikes [c, ...] bool, V after each step's reset [c, ...])."""
 
     def step(carry, z):
-        v, n = carry
-        s, v = _if_update(v, z, v_thr)
-        return (v, n + s), (s, v)
+        u, n, started = carry
+        s, u = if_step(u, z, v_thr, started)
+        return (u, n + s, jnp.asarray(True)), (s, u - v_thr * s.astype(u.dtype))
 
-    (v, n), (s_seq, v_seq) = jax.lax.scan(step, (v, n), z_seq)
-    return v, n, s_seq, v_seq
+    (u, n, _), (s_seq, v_seq) = jax.lax.scan(step, (u, n, started), z_seq)
+    return u, n, s_seq, v_seq
 
 
 def simulate_one_chunked(net: SpikingNetwork, obs: jax.Array, time_steps: int,
@@ -257,26 +400,26 @@ def simulate_one_chunked(net: SpikingNetwork, obs: jax.Array, time_steps: int,
     chunk = max(1, min(int(chunk), time_steps))
     v_thr = jnp.asarray(net.v_thr, jnp.float32)
     a0 = prepare_input(net, obs)
-    z1 = layer_current(net, 0, a0)
-    init = _initial_state(net, a0, initial_potential, v_thr)
+    z1 = input_current(net, obs)
+    init = initial_state(net, a0, initial_potential, v_thr)
 
-    def run_chunk(c, length: int):
+    def run_chunk(c: IFState, length: int):
+        u_in, n_in = c.u_in, c.n_in
         if input_encoding == "if":
-            v_in, n_in, s_in, _ = _if_scan(c["v_in"], c["n_in"], jnp.broadcast_to(a0, (length, *a0.shape)), v_thr)
-            z = jax.vmap(lambda x: layer_current(net, 0, x))(s_in)
-            c = dict(c, v_in=v_in, n_in=n_in)
+            u_in, n_in, s_in, _ = _if_scan(u_in, n_in, jnp.broadcast_to(a0, (length, *a0.shape)), v_thr, c.started)
+            z = jax.vmap(lambda x: spike_current(net, 0, x))(s_in)
         else:
             z = jnp.broadcast_to(z1, (length, *z1.shape))  # the input current is constant
-        vs, ns = [], []
+        us, ns = [], []
         for l in range(net.num_layers):
-            v, n, s_seq, v_seq = _if_scan(c["v"][l], c["n"][l], z, v_thr)
-            vs.append(v)
+            u, n, s_seq, v_seq = _if_scan(c.u[l], c.n[l], z, v_thr, c.started)
+            us.append(u)
             ns.append(n)
             if l + 1 < net.num_layers:  # the next layer's currents for the whole chunk at once
-                z = jax.vmap(lambda x, l=l: layer_current(net, l + 1, x))(s_seq)
-        acc_seq = c["acc"] + jnp.cumsum(z, axis=0)  # z: the output layer's currents
-        n_seq = c["n"][-1] + jnp.cumsum(s_seq, axis=0)
-        c = dict(c, v=vs, n=ns, acc=acc_seq[-1])
+                z = jax.vmap(lambda x, l=l: spike_current(net, l + 1, x))(s_seq)
+        acc_seq = c.acc + jnp.cumsum(z, axis=0)  # z: the output layer's currents
+        n_seq = c.n[-1] + jnp.cumsum(s_seq.astype(jnp.float32), axis=0)
+        c = IFState(u=tuple(us), n=tuple(ns), acc=acc_seq[-1], u_in=u_in, n_in=n_in, started=jnp.asarray(True))
         return c, (n_seq, v_seq, acc_seq)
 
     n_full, rest = divmod(time_steps, chunk)
@@ -318,6 +461,7 @@ def check_args(net: SpikingNetwork, obs, time_steps, times, input_encoding, init
 
 
 METHODS = ("auto", "chunked", "reference")
+ARITHMETIC = ("auto", "float32")
 
 
 def auto_chunk(batch: int, time_steps: int, rows: int = 64, max_chunk: int = 64) -> int:
@@ -396,7 +540,8 @@ def _batch_runner(time_steps, times, input_encoding, method, chunk, fast, group)
 
 def simulate(net: SpikingNetwork, obs, time_steps: int, times: Sequence[int] | None = None,
              initial_potential: float = 0.0, input_encoding: str = "constant", method: str = "auto",
-             chunk: int | None = None, fast_compile: bool = True, group: int | None = None) -> SimulationResult:
+             chunk: int | None = None, fast_compile: bool = True, group: int | None = None,
+             arithmetic: str = "auto") -> SimulationResult:
     """Simulate observations [..., *obs_shape] for `time_steps` steps each (jit, vmapped).
 
     Returns a SimulationResult with leading axes [...]. `times` adds any-time readouts at
@@ -412,6 +557,10 @@ def simulate(net: SpikingNetwork, obs, time_steps: int, times: Sequence[int] | N
     times = check_args(net, obs, time_steps, times, input_encoding, initial_potential)
     if method not in METHODS:
         raise SimulationError(f"unknown method {method!r}; allowed: {METHODS}")
+    if arithmetic not in ARITHMETIC:
+        raise SimulationError(f"unknown arithmetic {arithmetic!r}; allowed: {ARITHMETIC}")
+    if arithmetic == "float32":
+        net = float32_only(net)
     obs = jnp.asarray(obs)
     batch = obs.shape[: obs.ndim - len(net.obs_shape)]
     flat = obs.reshape((-1, *net.obs_shape))

@@ -7,7 +7,7 @@ def test_bench_smoke_writes_section(tmp_path):
     out = tmp_path / "B.md"
     out.write_text("# Benchmarks\n\nhand-written text\n")
     md = run(out, Ts=(3,), Bs=(2,), Es=(1,), update=False, evaluation=True, section="smoke", log=lambda s: None)
-    assert "fp32 matmul peak" in md and "| 3 | 2 |" in md and "Evaluation throughput" in md
+    assert "Matmul peaks" in md and "int8" in md and "| 3 | 2 |" in md and "Evaluation throughput" in md
     run(out, Ts=(3,), Bs=(1,), Es=(), update=False, evaluation=False, section="smoke", log=lambda s: None)
     text = out.read_text()
     assert "hand-written text" in text and text.count("<!-- bench:smoke -->") == 1 and "| 3 | 1 |" in text
@@ -36,22 +36,29 @@ def test_bench_without_envpool(tmp_path):
     assert "| 3 | 2 |" in (tmp_path / "b.md").read_text()
 
 
-def test_naive_loop_compiles_to_the_reference_scans_library_calls():
-    """XLA hoists the naive loop's loop-invariant layer-1 convolution out of the scan, so both
-    loops make the same calls per step (conv2, conv3, fc1, q); the bench counts on this when it
-    leaves the naive loop out of the default's "best other path" (the same program)."""
+def test_bench_paths_agree_and_the_default_runs_int8():
+    """Every path the bench times computes the same readouts: the int8 programs bit for bit among
+    themselves, the float32 ones (the current float32 path, the previous default carried on V, the
+    naive loop) among themselves; the default's compiled loop convolves int8 spikes."""
     import jax
     import jax.numpy as jnp
+    import numpy as np
 
-    from snnjax.bench import bench_network, loop_library_calls, simulation_paths
+    from snnjax.bench import bench_network, simulation_paths
     from snnjax.compile import FastJit
+    from snnjax.snn import float32_only
 
     snn = bench_network()
-    obs = jnp.zeros((2, 4, 84, 84), jnp.uint8)
-    calls = {}
-    for name in ("reference", "naive"):
-        fn, fast = simulation_paths(3, 2)[name]
-        f = FastJit(fn, fast=fast)
-        jax.block_until_ready(f(snn, obs))
-        calls[name] = loop_library_calls(f.compiled_text())
-    assert calls["reference"] == [(2, 2)] and calls["naive"] == calls["reference"]
+    assert snn.int8  # the bench network is stored like the shipped ones: int8 x channel scale
+    obs = jnp.asarray(np.random.default_rng(0).integers(0, 256, (3, 4, 84, 84), dtype=np.uint8))
+    out, fns = {}, {}
+    for name, (fn, arith) in simulation_paths(5, 3).items():
+        fns[name] = FastJit(fn)
+        res = fns[name](snn if arith == "own" else float32_only(snn), obs)
+        out[name] = np.asarray(res.robust if hasattr(res, "robust") else res)
+    for group in (("default", "reference", "chunked-512", "default, full result"), ("float32", "previous default", "naive")):
+        for name in group[1:]:
+            np.testing.assert_array_equal(out[name], out[group[0]], err_msg=name)
+    assert out["default"].shape == (3, 6) and np.isfinite(out["default"]).all()
+    np.testing.assert_allclose(out["default"], out["float32"], atol=0.05)  # rounding only, at T = 5
+    assert "s8[" in fns["default"].compiled_text() and "s8[" not in fns["float32"].compiled_text()

@@ -6,7 +6,7 @@ from conftest import random_nature
 
 from snnjax.convert import convert, from_params
 from snnjax.models import LayerSpec
-from snnjax.snn import (SimulationError, _if_update, fanout, layer_current, prepare_input,
+from snnjax.snn import (SimulationError, if_update, fanout, layer_current, prepare_input,
                         simulate, simulate_one, synaptic_ops)
 
 
@@ -23,7 +23,7 @@ def test_one_if_neuron_six_steps_by_hand():
     z = jnp.array([0.5, 0.75, 0.25, -0.5, 1.75, 0.25])
 
     def step(v, z_t):
-        s, v = _if_update(v, z_t, 1.0)
+        s, v = if_update(v, z_t, 1.0)
         return v, (s, v)
 
     _, (s, v) = jax.lax.scan(step, jnp.float32(0.0), z)

@@ -1,0 +1,133 @@
+"""int8 spike propagation: exact factorization, bit-for-bit equality with the float32 path where
+every float32 sum is exact too (power-of-two channel scales, input u8/256), the path choice, and
+agreement on a real shipped network."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from snnjax.checkpoint import dequantize_int8, quantize_int8
+from snnjax.compile import takes_int8
+from snnjax.convert import convert, from_params, normalize
+from snnjax.evaluation import stack_networks
+from snnjax.snn import (Int8Layer, NotInt8Error, factor_int8, float32_only, simulate, spike_current,
+                        to_int8, with_int8_if_exact)
+
+from conftest import random_nature
+
+
+def pow2_kernel(w):
+    """w [..., C] -> q * 2^e per output channel with |q| <= 127 and one |q| = 127 per channel."""
+    w = np.asarray(w, np.float64)
+    flat = w.reshape(-1, w.shape[-1])
+    amax = np.abs(flat).max(axis=0)
+    scale = 2.0 ** np.ceil(np.log2(amax / 127.0))
+    q = np.clip(np.rint(flat / scale), -127, 127)
+    top = np.abs(flat).argmax(axis=0)
+    q[top, np.arange(q.shape[1])] = 127 * np.sign(flat[top, np.arange(q.shape[1])])
+    return (q * scale).reshape(w.shape).astype(np.float32)
+
+
+def exact_int8_net(seed=0):
+    """A converted Nature-DQN whose every weight is int8 x a power-of-two channel scale, input
+    u8/256: every float32 sum is exact, so the int8 and float32 paths must agree bit for bit."""
+    ann, obs = random_nature(6, seed=seed, n_obs=7, scale=1 / 256)
+    snn = float32_only(convert(ann, obs, 99.0))
+    snn = to_int8(snn.replace(weights=tuple(jnp.asarray(pow2_kernel(w)) for w in snn.weights)))
+    return snn, obs
+
+
+@pytest.fixture(scope="module")
+def exact():
+    return exact_int8_net()
+
+
+def assert_identical(a, b):
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_factor_int8_by_hand():
+    # channel 0: max |w| 0.5 -> scale 0.5/127, and -64 x scale -> -64; channel 1 all zero -> scale 1
+    w = np.array([[0.5, 0.0], [-64 * 0.5 / 127, 0.0]], np.float32)
+    layer = factor_int8(w)
+    assert layer.kernel.dtype == jnp.int8
+    np.testing.assert_array_equal(layer.kernel, [[127, 0], [-64, 0]])
+    np.testing.assert_allclose(layer.scale, [0.5 / 127, 1.0], rtol=1e-7)
+    # -0.25 is -63.5 scales: no int8 kernel x this scale gives it within float rounding
+    with pytest.raises(NotInt8Error, match="fc: .*channel 0"):
+        factor_int8(np.array([[0.5, 0.0], [-0.25, 0.0]], np.float32), "fc")
+
+
+def test_shipped_style_int8_network_factors_after_layerwise_normalization():
+    ann, obs = random_nature(6, seed=1, n_obs=8)
+    ann = ann.replace(weights=tuple(jnp.asarray(dequantize_int8(*quantize_int8(np.asarray(w)))) for w in ann.weights))
+    snn = convert(ann, obs, 99.9)
+    assert snn.int8 and all(isinstance(x, Int8Layer) for x in snn.int8)
+    for w, layer in zip(snn.weights, snn.int8):
+        assert layer.kernel.dtype == jnp.int8 and int(jnp.abs(layer.kernel.astype(jnp.int32)).max()) == 127
+        np.testing.assert_allclose(np.asarray(layer.kernel, np.float32) * np.asarray(layer.scale), w,
+                                   rtol=1e-5, atol=1e-6 * float(jnp.abs(w).max()))
+    # channel-wise lambdas give every input channel its own scale: no factorization, float32
+    cw = convert(ann, obs, 99.9, channelwise=True)
+    assert cw.int8 == ()
+    # float weights that were never int8 do not factor either
+    ann_f, _ = random_nature(6, seed=1, n_obs=2)
+    assert convert(ann_f, obs, 99.9).int8 == ()
+    with pytest.raises(NotInt8Error):
+        to_int8(ann_f)
+
+
+def test_int8_current_equals_float32_current_exactly(exact):
+    snn, obs = exact
+    s = (np.random.default_rng(0).random((20, 20, 32)) < 0.3).astype(np.float32)
+    np.testing.assert_array_equal(spike_current(snn, 1, jnp.asarray(s)),
+                                  spike_current(float32_only(snn), 1, jnp.asarray(s)))
+
+
+@pytest.mark.parametrize("method,chunk", [("reference", None), ("chunked", 1), ("chunked", 4), ("chunked", 13)])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_int8_equals_float32_bit_for_bit(exact, method, chunk, batch):
+    snn, obs = exact
+    kw = dict(method=method, chunk=chunk, times=(1, 6))
+    i8 = simulate(snn, obs[:batch], 13, **kw)
+    f32 = simulate(snn, obs[:batch], 13, arithmetic="float32", **kw)
+    assert_identical(i8, f32)
+    assert float(sum(x.sum() for x in i8.spike_counts)) > 0
+
+
+@pytest.mark.parametrize("kw", [dict(input_encoding="if"), dict(initial_potential=0.5)])
+def test_int8_equals_float32_if_encoding_and_initial_potential(exact, kw):
+    snn, obs = exact
+    for method in ("reference", "chunked"):
+        assert_identical(simulate(snn, obs[:3], 11, method=method, chunk=4, **kw),
+                         simulate(snn, obs[:3], 11, method=method, chunk=4, arithmetic="float32", **kw))
+
+
+def test_population_with_a_float32_member_runs_float32(exact):
+    snn, _ = exact
+    pop = stack_networks([snn, float32_only(snn)])
+    assert pop.int8 == ()
+    assert stack_networks([snn, snn]).int8[0].kernel.shape == (2, *snn.int8[0].kernel.shape)
+
+
+def test_normalize_recomputes_the_factorization():
+    # a network that carried int8 for OTHER weights must not keep them after normalize
+    ann, obs = random_nature(6, seed=2, n_obs=4)
+    snn = normalize(ann.replace(int8=exact_int8_net()[0].int8), [1.0] * 5)
+    assert snn.int8 == ()  # float init weights do not factor: the stale factorization is gone
+
+
+def test_int8_programs_compile_without_the_fast_option(exact):
+    snn, _ = exact
+    assert takes_int8(snn) and not takes_int8(float32_only(snn))
+    assert with_int8_if_exact(float32_only(snn)).int8  # power-of-two weights factor again
+
+
+def test_bad_arithmetic_is_refused(exact):
+    snn, obs = exact
+    from snnjax.snn import SimulationError
+
+    with pytest.raises(SimulationError, match="arithmetic 'int4'"):
+        simulate(snn, obs[:1], 3, arithmetic="int4")
