@@ -65,6 +65,15 @@ class TrainConfig:
     log_every: int = 5_000  # agent steps between log rows
     max_episode_steps: int = 0  # training episode cap in agent steps; 0 = protocol default
     init_from: str = ""  # warm start: Q-network .npz whose weights become params = target
+    # The learning algorithm. "dqn": replay, target network (Mnih et al. 2015, the fields above).
+    # "pqn": parallel Q-learning (Gallici et al. 2025): no replay and no target network; rollouts
+    # of pqn_rollout steps of num_envs envs, Q(lambda) targets, pqn_epochs passes over each rollout
+    # in pqn_minibatches minibatches. The replay, target and n-step fields are then unused.
+    algorithm: str = "dqn"
+    pqn_rollout: int = 32  # agent steps per env in one rollout (PQN: NUM_STEPS)
+    pqn_lambda: float = 0.65  # lambda of the Q(lambda) targets
+    pqn_epochs: int = 2  # passes over each rollout
+    pqn_minibatches: int = 32  # minibatches per pass (minibatch = num_envs x pqn_rollout / this)
 
     def __post_init__(self):
         positive = ("num_envs", "total_steps", "replay_capacity", "train_every", "batch_size",
@@ -93,6 +102,16 @@ class TrainConfig:
                               f"got {self.seed}")
         if self.replay_capacity < self.batch_size:
             raise ConfigError(f"replay_capacity {self.replay_capacity} < batch_size {self.batch_size}")
+        if self.algorithm not in ("dqn", "pqn"):
+            raise ConfigError(f"algorithm must be 'dqn' or 'pqn', got {self.algorithm!r}")
+        for name in ("pqn_rollout", "pqn_epochs", "pqn_minibatches"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.pqn_lambda <= 1:
+            raise ConfigError(f"pqn_lambda must be in [0, 1], got {self.pqn_lambda}")
+        if self.algorithm == "pqn" and (self.num_envs * self.pqn_rollout) % self.pqn_minibatches:
+            raise ConfigError(f"num_envs x pqn_rollout = {self.num_envs * self.pqn_rollout} is not divisible by "
+                              f"pqn_minibatches = {self.pqn_minibatches}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

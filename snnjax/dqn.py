@@ -128,18 +128,23 @@ def init_state(cfg: TrainConfig, network, optimizer, obs_shape) -> DQNState:
                     updates=jnp.asarray(0, jnp.int32))
 
 
-def warm_start(state: DQNState, path: str, num_actions: int) -> DQNState:
-    """params = target = the Q-network in `path` (e.g. a shipped model); optimizer state fresh.
+def warm_start_params(params, path: str, num_actions: int):
+    """The Q-network in `path` (e.g. a shipped model) as parameters shaped like `params`.
 
     The file must hold this network: same layers, shapes and action count."""
-    params, meta = checkpoint.load_qnetwork(path)
+    loaded, meta = checkpoint.load_qnetwork(path)
     if meta["num_actions"] != num_actions:
         raise ConfigError(f"init_from {path!r} has {meta['num_actions']} actions, this game has {num_actions}")
-    want = jax.tree_util.tree_map(lambda x: x.shape, state.params)
-    got = jax.tree_util.tree_map(lambda x: x.shape, params)
+    want = jax.tree_util.tree_map(lambda x: x.shape, params)
+    got = jax.tree_util.tree_map(lambda x: x.shape, loaded)
     if want != got:
         raise ConfigError(f"init_from {path!r} does not fit the network: shapes {got} vs {want}")
-    params = jax.tree_util.tree_map(lambda x, ref: jnp.asarray(x, ref.dtype), params, state.params)
+    return jax.tree_util.tree_map(lambda x, ref: jnp.asarray(x, ref.dtype), loaded, params)
+
+
+def warm_start(state: DQNState, path: str, num_actions: int) -> DQNState:
+    """params = target = the Q-network in `path`; optimizer state fresh."""
+    params = warm_start_params(state.params, path, num_actions)
     return state.replace(params=params, target_params=params)
 
 
@@ -149,7 +154,7 @@ def qnetwork_meta(cfg: TrainConfig, num_actions: int, obs_shape, network) -> dic
             "layers": [s.name for s in layer_specs(network)]}
 
 
-class _CsvLog:
+class CsvLog:
     """Append-only CSV that can be truncated back to a row count on resume."""
 
     def __init__(self, path: Path, fields, keep_rows: int | None):
@@ -170,7 +175,7 @@ class _CsvLog:
         self.rows += 1
 
 
-def _check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool, overwrite: bool) -> None:
+def check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool, overwrite: bool) -> None:
     cfg_path = run_dir / "config.json"
     if resume:
         if not cfg_path.exists():
@@ -203,8 +208,8 @@ class TrainRun:
     replay: ReplayBuffer
     tracker: envs.EpisodeTracker
     obs: np.ndarray
-    log: "_CsvLog"
-    episode_log: "_CsvLog"
+    log: "CsvLog"
+    episode_log: "CsvLog"
     frame: Any  # obs [N, ...] -> the newest frame per env, as the replay stores it
     step: int  # agent steps (all envs): the loop's copy of learner.step
     updates: int  # gradient updates: the loop's copy of learner.updates
@@ -250,8 +255,8 @@ def start(cfg: TrainConfig, run_dir: Path, resume: bool, network, optimizer) -> 
     step, updates = int(learner.step), int(learner.updates)
     run = TrainRun(cfg=cfg, learner=learner, progress=progress, np_rng=np_rng, env=env, replay=replay,
                    tracker=envs.EpisodeTracker(cfg.num_envs), obs=obs,
-                   log=_CsvLog(run_dir / "log.csv", LOG_FIELDS, progress["log_rows"] if resume else None),
-                   episode_log=_CsvLog(run_dir / "episodes.csv", ("step", "return", "length"),
+                   log=CsvLog(run_dir / "log.csv", LOG_FIELDS, progress["log_rows"] if resume else None),
+                   episode_log=CsvLog(run_dir / "episodes.csv", ("step", "return", "length"),
                                        progress["episode_rows"] if resume else None),
                    frame=frame, step=step, updates=updates,
                    # After a resume the replay is empty: refill learning_starts steps before updating again.
@@ -332,9 +337,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     """
     from tqdm.auto import tqdm
 
+    if cfg.algorithm == "pqn":
+        from snnjax import pqn
+
+        return pqn.train(cfg, run_dir, resume, overwrite, progress, stop_after_checkpoints)
     run_dir = Path(run_dir)
     envs.check_env_id(cfg.env_id)
-    _check_run_dir(cfg, run_dir, resume, overwrite)
+    check_run_dir(cfg, run_dir, resume, overwrite)
     if cfg.init_from and not resume:
         checkpoint.load_qnetwork(cfg.init_from)  # missing or corrupt: fail before touching run_dir
     if overwrite and not resume and run_dir.exists():
@@ -372,16 +381,23 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     bar.close()
     run.env.close()
     save(run, ckpt_dir)
+    return finish_run(cfg, run_dir, network, run.learner.params, obs_shape, num_actions,
+                      {"agent_steps": run.step, "updates": run.updates, "episodes": run.progress["episodes"],
+                       "wall_s": round(run.wall_s(), 1), "train_steps_this_call": run.step - run.start_step})
+
+
+def finish_run(cfg: TrainConfig, run_dir: Path, network, params, obs_shape, num_actions, counts: dict) -> dict:
+    """Write the final `qnetwork.npz` and `eval.json` (the summary: `counts`, frames, parameter
+    count and, with eval_episodes, the evaluation under the paper's protocol); returns the summary."""
     meta = qnetwork_meta(cfg, num_actions, obs_shape, network)
-    checkpoint.save_qnetwork(run_dir / "qnetwork.npz", run.learner.params, meta)
+    checkpoint.save_qnetwork(run_dir / "qnetwork.npz", params, meta)
     atari = envs.is_atari(cfg.env_id)
-    summary = {"env_id": cfg.env_id, "agent_steps": run.step, "frames": run.step * (4 if atari else 1),
-               "updates": run.updates, "episodes": run.progress["episodes"], "wall_s": round(run.wall_s(), 1),
-               "train_steps_this_call": run.step - run.start_step, "params": param_count(run.learner.params)}
+    summary = {"env_id": cfg.env_id, "algorithm": cfg.algorithm, **counts,
+               "frames": counts["agent_steps"] * (4 if atari else 1), "params": param_count(params)}
     if cfg.eval_episodes:
         from snnjax.evaluation import score_dqn
 
-        rets, lens = score_dqn(run.learner.params, meta, cfg.eval_episodes, cfg.seed, cfg.eval_eps)
+        rets, lens = score_dqn(params, meta, cfg.eval_episodes, cfg.seed, cfg.eval_eps)
         summary.update(eval_episodes=cfg.eval_episodes, eval_eps=cfg.eval_eps,
                        eval_return_mean=float(rets.mean()), eval_return_std=float(rets.std()),
                        eval_returns=rets.tolist(), eval_lengths=lens.tolist())
