@@ -121,9 +121,9 @@ def previous_default_one(net: SpikingNetwork, obs: jax.Array, time_steps: int, c
             return v, s
         return jax.lax.scan(step, v, z_seq)
 
-    def run_chunk(c, _):
+    def run_chunk(c, length: int):
         vs, n = c
-        z, out = jnp.broadcast_to(z1, (chunk, *z1.shape)), []
+        z, out = jnp.broadcast_to(z1, (length, *z1.shape)), []
         for l in range(net.num_layers):
             v, s_seq = if_scan(vs[l], z)
             out.append(v)
@@ -131,31 +131,13 @@ def previous_default_one(net: SpikingNetwork, obs: jax.Array, time_steps: int, c
                 z = jax.vmap(lambda x, l=l: layer_current(net, l + 1, x))(s_seq)
         return (out, n + s_seq.sum(0)), None
 
-    c0 = ([jnp.zeros(s, jnp.float32) for s in shapes], jnp.zeros(shapes[-1], jnp.float32))
-    (vs, n), _ = jax.lax.scan(run_chunk, c0, None, length=time_steps // chunk)
-    return robust_rate(n, vs[-1], jnp.float32(time_steps // chunk * chunk), v_thr)
-
-
-def loop_library_calls(hlo_text: str) -> list[tuple[int, int]]:
-    """(convolutions, dots) inside each while-loop body of an optimized HLO module's text, the
-    computations the body calls included: which library calls a compiled scan makes per step."""
-    import re
-
-    blocks, cur = {}, None
-    for line in hlo_text.splitlines():
-        m = re.match(r"^(?:ENTRY )?(%?[\w.\-]+) .*\{$", line)
-        if m:
-            cur = m.group(1)
-            blocks[cur] = []
-        elif cur:
-            blocks[cur].append(line)
-    out = []
-    for body in sorted(set(re.findall(r"while\(.*?body=(%?[\w.\-]+)", hlo_text))):
-        lines = blocks.get(body, [])
-        called = re.findall(r"(?:calls|to_apply)=(%?[\w.\-]+)", "\n".join(lines))
-        text = "\n".join(lines + [x for c in called for x in blocks.get(c, [])])
-        out.append((text.count(" convolution("), text.count(" dot(")))
-    return out
+    n_full, rest = divmod(time_steps, chunk)
+    c = ([jnp.zeros(s, jnp.float32) for s in shapes], jnp.zeros(shapes[-1], jnp.float32))
+    c, _ = jax.lax.scan(lambda c, _: run_chunk(c, chunk), c, None, length=n_full)
+    if rest:  # the remainder is its own chunk, as the simulator did
+        c, _ = run_chunk(c, rest)
+    vs, n = c
+    return robust_rate(n, vs[-1], jnp.float32(time_steps), v_thr)
 
 
 def simulation_paths(T: int, B: int) -> dict:
@@ -378,16 +360,20 @@ def markdown(peaks: dict, sim_rows, upd, eval_rows, note: str = "") -> str:
 
 
 def run(out: str | Path = "BENCHMARKS.md", Ts=(100, 500), Bs=(1, 16, 64, 256), Es=(1, 16, 64, 256),
-        update: bool = True, evaluation: bool = True, note: str = "", dtype: str = "float32",
+        update: bool = True, evaluation: bool = True, note: str = "", dtype: str = "default",
         section: str = "cpu", log=print) -> str:
-    """dtype: "float32" benchmarks the default network (int8 spike propagation where it factors);
-    "bfloat16" the bf16 matmul mode (`to_bfloat16`, for accelerators)."""
-    from snnjax.snn import to_bfloat16
+    """dtype: "default" benchmarks the network as `simulate` runs it (int8 spike propagation:
+    the bench network's weights factor); "float32" without its int8 factorization; "bfloat16"
+    the bf16 matmul mode (`to_bfloat16`, for accelerators)."""
+    from snnjax.snn import float32_only, to_bfloat16
 
     before = {d: matmul_peak(dtype=d) for d in PEAK_DTYPES}
     log("matmul peaks: " + ", ".join(f"{d} {x:.1f}" for d, x in before.items()))
     snn = bench_network()
-    if dtype == "bfloat16":
+    if dtype == "float32":
+        snn = float32_only(snn)
+        note = f"{note} Network without its int8 factorization: every path float32.".strip()
+    elif dtype == "bfloat16":
         snn = to_bfloat16(snn)
         note = f"{note} Simulation in bf16 matmul mode (layers 2-5 bf16 weights, fp32 accumulation).".strip()
     sim_rows = bench_simulation(snn, Ts, Bs, before, log=log)

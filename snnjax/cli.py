@@ -471,8 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-update", action="store_true", help="skip the training-update benchmark")
     b.add_argument("--no-eval", action="store_true", help="skip the evaluation-throughput benchmark")
     b.add_argument("--note", default="", help="free text for the table header (e.g. load on the machine)")
-    b.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
-                   help="simulation matmul dtype (bfloat16: for accelerators)")
+    b.add_argument("--dtype", default="default", choices=("default", "float32", "bfloat16"),
+                   help="network arithmetic: default (int8 spike propagation, the weights factor), "
+                        "float32 (the float32 path only), bfloat16 (bf16 matmuls, for accelerators)")
     b.add_argument("--section", default="cpu", help="name of the BENCHMARKS.md section to (re)write")
     b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to write the tables into")
     b.set_defaults(func=cmd_bench)

@@ -65,6 +65,7 @@ class TrainConfig:
     log_every: int = 5_000  # agent steps between log rows
     max_episode_steps: int = 0  # training episode cap in agent steps; 0 = protocol default
     init_from: str = ""  # warm start: Q-network .npz whose weights become params = target
+    max_wall_s: float = 0.0  # wall-time budget (all calls of a resumed run): stop and finish there; 0 = none
     # The learning algorithm. "dqn": replay, target network (Mnih et al. 2015, the fields above).
     # "pqn": parallel Q-learning (Gallici et al. 2025): no replay and no target network; rollouts
     # of pqn_rollout steps of num_envs envs, Q(lambda) targets, pqn_epochs passes over each rollout
@@ -84,6 +85,8 @@ class TrainConfig:
         for name in ("learning_starts", "eps_decay_steps", "eval_episodes", "max_episode_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.max_wall_s >= 0:
+            raise ConfigError(f"max_wall_s must be >= 0 (0 = no budget), got {self.max_wall_s}")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
         if not 0 <= self.gamma <= 1:

@@ -363,10 +363,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     checkpoints_written = 0
     bar = tqdm(total=cfg.total_steps, initial=run.step, disable=None if progress else True, unit="step",
                desc=f"train {cfg.env_id}", mininterval=1.0)
-    while run.step < cfg.total_steps:
+    while run.step < cfg.total_steps and not (cfg.max_wall_s and run.wall_s() >= cfg.max_wall_s):
         bar.update(collect(run, act))
         learn(run, update)
-        if run.step >= next_log or run.step >= cfg.total_steps:
+        if run.step >= next_log or run.step >= cfg.total_steps or (cfg.max_wall_s and run.wall_s() >= cfg.max_wall_s):
             row = log(run)
             bar.set_postfix(ret=row["return_mean10"] if run.recent else "-", sps=row["env_sps"], refresh=False)
             next_log += cfg.log_every

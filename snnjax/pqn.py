@@ -115,7 +115,8 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
           progress: bool = True, stop_after_checkpoints: int | None = None) -> dict:
     """Train a Q-network with PQN per `cfg` (algorithm = "pqn") in `run_dir`; returns the summary
     (also in eval.json). Checkpoints are written at rollout boundaries every `checkpoint_every`
-    agent steps; `resume` continues from the latest one with fresh envs."""
+    agent steps; `resume` continues from the latest one with fresh envs. The run ends at
+    `total_steps` or, with `max_wall_s`, at the first rollout boundary past that wall time."""
     import shutil
 
     from tqdm.auto import tqdm
@@ -175,7 +176,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
                     np_rng=np_rng.bit_generator.state, wall_s=wall_s())
         checkpoint.save_train_state(run_dir / "checkpoints", step, state, meta)
 
-    while step < cfg.total_steps:
+    def out_of_time():
+        return bool(cfg.max_wall_s) and wall_s() >= cfg.max_wall_s
+
+    while step < cfg.total_steps and not out_of_time():
         # --- rollout: T steps of every env with the current network ---
         act_t, rew_t, term_t, valid_t, qmax_t = (np.zeros((T, n), d) for d in (np.int32, np.float32, np.float32, bool, np.float32))
         eps = epsilon(cfg, step)
@@ -208,7 +212,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
                 state, metrics = update(state, flat_obs[idx], flat[0][idx], flat[1][idx], flat[2][idx])
                 updates += 1
         bar.update(step - bar.n)
-        if step >= next_log or step >= cfg.total_steps:
+        if step >= next_log or step >= cfg.total_steps or out_of_time():
             now = time.time()
             row = {"step": step, "updates": updates, "episodes": prog["episodes"],
                    "return_mean10": float(np.mean(recent)) if recent else "", "loss": float(metrics["loss"]),
