@@ -7,7 +7,8 @@ Needs PyTorch (`pip install "snnjax[bench]"`, CPU wheel): an optional benchmark 
 dependency of the package. The PyTorch loop is what a straightforward port looks like: every
 time step, every layer's IF update on float32 potentials, then the next layer's current as int8
 spikes x int8 kernels -> int32 through `torch._int_mm` (oneDNN's s8 x s8 -> s32 GEMM; convolutions
-by `unfold` im2col), times the channel scale, plus the bias: the same exact integer sums as
+as im2col of the int8 spike maps, channels last, by strided views), times the channel scale, plus
+the bias: the same exact integer sums as
 snnjax's int8 path, so the two agree on every action (checked below). Both run the same int8
 network (`snnjax.bench.bench_network`); timings are medians of round-robin rounds; the table goes
 into the `torch` section of the Markdown file.
@@ -22,20 +23,18 @@ import numpy as np
 
 
 def torch_layers(net):
-    """snnjax int8 network -> per layer (int8 kernel [K, C_out] in torch's unfold row order,
-    scale [C_out], bias [C_out], kind, stride, kernel size)."""
+    """snnjax int8 network -> per layer (int8 kernel [K, C_out] with rows in (C_in, kh, kw) order,
+    the order of a channels-last map's im2col view; dense rows in snnjax's H, W, C order), scale
+    [C_out], bias [C_out], kind, stride, kernel size)."""
     import torch
 
     layers = []
     for l in range(net.num_layers):
         k = np.asarray(net.int8[l].kernel)
-        if net.kinds[l] == "conv":  # HWIO -> rows (C_in, kh, kw), the order of F.unfold
+        if net.kinds[l] == "conv":  # HWIO -> rows (C_in, kh, kw)
             kmat, size = np.transpose(k, (2, 0, 1, 3)).reshape(-1, k.shape[-1]), k.shape[0]
-        else:  # snnjax flattens maps as H, W, C; torch maps are C, H, W
+        else:
             kmat, size = k, 0
-            if l > 0 and net.kinds[l - 1] == "conv":
-                h, w, c = net.layer_shapes()[l - 1]
-                kmat = k.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(h * w * c, -1)
         layers.append((torch.from_numpy(np.ascontiguousarray(kmat)), torch.from_numpy(np.asarray(net.int8[l].scale)),
                        torch.from_numpy(np.asarray(net.biases[l])), net.kinds[l], net.strides[l], size))
     return layers
@@ -51,6 +50,7 @@ def torch_naive(layers, obs: np.ndarray, T: int, input_scale: float, v_thr: floa
         k, s, b, _, stride, size = layers[0]
         w1 = (k.float() * s).T.reshape(k.shape[1], obs.shape[1], size, size)
         z1 = F.conv2d(torch.from_numpy(obs).float() * input_scale, w1, b, stride=stride)  # constant input current
+        z1 = z1.permute(0, 2, 3, 1).contiguous()  # channels last from here on, as snnjax
         v = [None] * len(layers)
         n_out = 0.0
         for _ in range(T):
@@ -63,13 +63,14 @@ def torch_naive(layers, obs: np.ndarray, T: int, input_scale: float, v_thr: floa
                     n_out = n_out + spikes.float()
                     break
                 k, s, b, kind, stride, size = layers[l + 1]
-                if kind == "conv":
-                    o = (spikes.shape[-1] - size) // stride + 1
-                    cols = F.unfold(spikes.float(), size, stride=stride).to(torch.int8)
-                    cols = cols.transpose(1, 2).reshape(B * o * o, -1).contiguous()
-                    z = (torch._int_mm(cols, k).float() * s + b).reshape(B, o, o, -1).permute(0, 3, 1, 2)
+                s8 = spikes.to(torch.int8)
+                if kind == "conv":  # [B, H, W, C] -> views [B, o, o, C, kh, kw] -> rows
+                    cols = s8.unfold(1, size, stride).unfold(2, size, stride)
+                    o = cols.shape[1]
+                    cols = cols.reshape(B * o * o, -1)
+                    z = (torch._int_mm(cols, k).float() * s + b).reshape(B, o, o, -1)
                 else:
-                    a = spikes.reshape(B, -1).to(torch.int8)
+                    a = s8.reshape(B, -1)
                     pad = max(0, 17 - B)  # _int_mm wants more than 16 rows
                     if pad:
                         a = torch.cat([a, torch.zeros(pad, a.shape[1], dtype=torch.int8)])

@@ -192,6 +192,21 @@ def check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool, overwrite: bool
                           "continue it or --overwrite to replace it")
 
 
+def prepare_run_dir(cfg: TrainConfig, run_dir: str | Path, resume: bool, overwrite: bool) -> Path:
+    """Check the game, the run folder (`check_run_dir`) and a warm-start file before touching
+    anything; then (re)create the folder and write the resolved config.json."""
+    run_dir = Path(run_dir)
+    envs.check_env_id(cfg.env_id)
+    check_run_dir(cfg, run_dir, resume, overwrite)
+    if cfg.init_from and not resume:
+        checkpoint.load_qnetwork(cfg.init_from)  # missing or corrupt: fail before touching run_dir
+    if overwrite and not resume and run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", cfg.to_dict(), indent=2)
+    return run_dir
+
+
 @dataclasses.dataclass
 class TrainRun:
     """One training run between steps. `learner` and `progress` (with the replay sampler's RNG)
@@ -341,16 +356,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
         from snnjax import pqn
 
         return pqn.train(cfg, run_dir, resume, overwrite, progress, stop_after_checkpoints)
-    run_dir = Path(run_dir)
-    envs.check_env_id(cfg.env_id)
-    check_run_dir(cfg, run_dir, resume, overwrite)
-    if cfg.init_from and not resume:
-        checkpoint.load_qnetwork(cfg.init_from)  # missing or corrupt: fail before touching run_dir
-    if overwrite and not resume and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", cfg.to_dict(), indent=2)
-
+    run_dir = prepare_run_dir(cfg, run_dir, resume, overwrite)
     obs_shape, num_actions = envs.env_info(cfg.env_id)
     network = make_network(cfg.network, num_actions, cfg.mlp_hidden)
     optimizer = make_optimizer(cfg)

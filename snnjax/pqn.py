@@ -32,8 +32,7 @@ import optax
 from snnjax import agents, checkpoint, envs
 from snnjax.compile import FastJit
 from snnjax.config import ConfigError, TrainConfig
-from snnjax.dqn import LOG_FIELDS, CsvLog, check_run_dir, epsilon, finish_run, make_optimizer
-from snnjax.io import write_json
+from snnjax.dqn import LOG_FIELDS, CsvLog, epsilon, finish_run, make_optimizer, prepare_run_dir
 from snnjax.models import make_network
 
 
@@ -117,22 +116,11 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     (also in eval.json). Checkpoints are written at rollout boundaries every `checkpoint_every`
     agent steps; `resume` continues from the latest one with fresh envs. The run ends at
     `total_steps` or, with `max_wall_s`, at the first rollout boundary past that wall time."""
-    import shutil
-
     from tqdm.auto import tqdm
 
     if cfg.algorithm != "pqn":
         raise ConfigError(f"pqn.train needs algorithm = 'pqn', got {cfg.algorithm!r}")
-    run_dir = Path(run_dir)
-    envs.check_env_id(cfg.env_id)
-    check_run_dir(cfg, run_dir, resume, overwrite)
-    if cfg.init_from and not resume:
-        checkpoint.load_qnetwork(cfg.init_from)  # missing or corrupt: fail before touching run_dir
-    if overwrite and not resume and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", cfg.to_dict(), indent=2)
-
+    run_dir = prepare_run_dir(cfg, run_dir, resume, overwrite)
     obs_shape, num_actions = envs.env_info(cfg.env_id)
     network = make_network(cfg.network, num_actions, cfg.mlp_hidden)
     optimizer = make_optimizer(cfg)

@@ -36,3 +36,12 @@ def random_nature(num_actions: int = 6, seed: int = 0, n_obs: int = 5, scale: fl
     ann = from_params(params, layer_specs(net), (4, 84, 84), "chw", scale)
     obs = np.random.default_rng(seed).integers(0, 256, (n_obs, 4, 84, 84), dtype=np.uint8)
     return ann, obs
+
+
+def assert_identical(a, b):
+    """Every leaf of two pytrees equal bit for bit."""
+    import jax
+    import numpy as np
+
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

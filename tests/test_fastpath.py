@@ -14,7 +14,7 @@ import pytest
 from snnjax.convert import convert
 from snnjax.snn import float32_only, simulate
 
-from conftest import ROOT, random_nature
+from conftest import ROOT, assert_identical, random_nature
 
 
 def exact_net(seed=0):
@@ -27,11 +27,6 @@ def exact_net(seed=0):
 @pytest.fixture(scope="module")
 def exact():
     return exact_net()
-
-
-def assert_identical(a, b):
-    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 @pytest.mark.parametrize("batch,T,chunk", [(1, 1, 3), (1, 13, 4), (7, 13, 5), (7, 13, 13), (7, 1, 1), (1, 13, 1)])

@@ -9,12 +9,12 @@ import pytest
 
 from snnjax.checkpoint import dequantize_int8, quantize_int8
 from snnjax.compile import takes_int8
-from snnjax.convert import convert, from_params, normalize
+from snnjax.convert import convert, normalize
 from snnjax.evaluation import stack_networks
 from snnjax.snn import (Int8Layer, NotInt8Error, factor_int8, float32_only, simulate, spike_current,
                         to_int8, with_int8_if_exact)
 
-from conftest import random_nature
+from conftest import assert_identical, random_nature
 
 
 def pow2_kernel(w):
@@ -41,11 +41,6 @@ def exact_int8_net(seed=0):
 @pytest.fixture(scope="module")
 def exact():
     return exact_int8_net()
-
-
-def assert_identical(a, b):
-    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 def test_factor_int8_by_hand():
