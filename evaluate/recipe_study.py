@@ -67,6 +67,7 @@ def study(runs: Path, episodes: int, store: Path) -> dict:
     from snnjax.io import write_json
 
     done = json.loads(store.read_text()) if store.exists() else {}
+    store.parent.mkdir(parents=True, exist_ok=True)
     for run in sorted(runs.glob("*/*")):
         if not (run / "qnetwork.npz").exists():
             continue
@@ -98,7 +99,8 @@ def report(runs: Path, scored: dict, out_dir: Path) -> str:
              "evaluation seeds), the shipped network's 20 episodes on the same seeds; normalized = (score - random) "
              "/ (paper's DQN - random). Training score: mean of the last 10 training games (training protocol, "
              "epsilon of the schedule) at the given hours of wall time on this 2-core machine, which other work "
-             "shared during the pilots (the hours are not idle-machine hours).", "",
+             "shared during the pilots (the hours are not idle-machine hours); the shipped network's hours come "
+             "from its own run, on the machine and under the load of that run (`models/README.md`).", "",
              "| game | recipe | frames | updates | wall h | score (20 ep.) | shipped | Welch p | beats shipped | "
              "normalized (shipped) | train score at 0.5 h / 1 h (shipped's log) |", "|---" * 11 + "|"]
     per_recipe: dict[str, dict] = {}
@@ -131,7 +133,7 @@ def report(runs: Path, scored: dict, out_dir: Path) -> str:
             n_new, n_old = normalized(sc.mean(), rnd, ref), normalized(ship_scores.mean(), rnd, ref)
             per_recipe.setdefault(recipe, {})[game] = {"beats": beats, "norm": n_new, "norm_shipped": n_old}
             lines.append(f"| {game} | {recipe} | {s['frames'] / 1e6:.1f}M | {s['updates']:,} | {s['train_wall_s'] / 3600:.2f} "
-                         f"| {sc.mean():.1f} ± {sc.std():.1f} | {ship_scores.mean():.1f} ± {ship_scores.std():.1f} "
+                         f"| {sc.mean():.1f} ± {sc.std(ddof=1):.1f} | {ship_scores.mean():.1f} ± {ship_scores.std(ddof=1):.1f} "
                          f"| {p:.2g} | {'yes' if beats else 'no'} | {n_new:.3f} ({n_old:.3f}) | {train_cell} |")
         ax.set_xlabel("training wall time (hours, 2-core CPU)")
         ax.set_ylabel("training score (last 10 games)")
