@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import chex
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -56,6 +57,8 @@ def q_lambda_targets(reward_t, term_t, valid_t, next_qmax_t, gamma: float, lam: 
     decision of this rollout (`valid`), else max_a Q(s_{t+1}, a): the rollout's end, and a
     truncated episode whose next call is envpool's reset step. next_qmax_t[t] = max_a Q(s_{t+1}, a)
     from the acting pass. Invalid steps (reset steps) get a value that the loss masks out."""
+    chex.assert_rank([reward_t, term_t, valid_t, next_qmax_t], 1)
+    chex.assert_equal_shape([reward_t, term_t, valid_t, next_qmax_t])
     valid_next = jnp.concatenate([valid_t[1:], jnp.zeros((1,), bool)])
 
     def back(g_next, x):

@@ -11,7 +11,7 @@ that turns a_0 into spikes first. State (potentials, counts) starts afresh for e
 The output layer is IF too; its readouts are in `snnjax.readout`.
 
 `simulate_one` handles ONE observation; `simulate` vmaps it over any leading batch axes (and
-over agents when the network's leaves carry an extra axis, see `simulate_population`).
+over agents when the network's leaves carry an extra axis, see `agents.snn_agent`).
 Scan outputs are time-major [T, ...].
 """
 

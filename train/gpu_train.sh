@@ -20,4 +20,4 @@ if [ ! -f "$RUN/qnetwork.npz" ] && [ "$STEP" -gt 0 ]; then
   snnjax train --config configs/atari_gpu.toml --set env_id="$GAME" --set total_steps="$STEP" \
     --run-dir "$RUN" --resume --no-progress
 fi
-if [ "${SHIP:-0}" = 1 ]; then python models/ship.py "$RUN"; fi
+if [ "${SHIP:-0}" = 1 ]; then snnjax ship "$RUN"; fi
