@@ -53,8 +53,20 @@ PROTOCOL_KEYS = ("episodes", "readout", "eps", "max_episode_steps", "seed", "ini
                  "percentiles", "calibration_frames", "channelwise", "v_thr", "method", "qcfs", "levels")
 
 
+def file_sha256(path: str | Path) -> str:
+    """Content hash of a file: the identity of a network in stored results."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def load_checkpoints(checkpoint, games: Sequence[str]) -> dict:
-    """{game: (params, meta)}: every game's Q-network, checked against the game, before any work."""
+    """{game: (params, meta)}: every game's Q-network, checked against the game, before any work;
+    meta["sha256"] is the file's content hash."""
     if not games:
         raise EvaluationError("no game given")
     loaded = {}
@@ -63,7 +75,7 @@ def load_checkpoints(checkpoint, games: Sequence[str]) -> dict:
         path = resolve_checkpoint(checkpoint, g)
         params, meta = load_qnetwork(path)
         validate.game_fits(g, meta["num_actions"], meta["obs_shape"], f"checkpoint {str(path)!r}")
-        loaded[g] = (params, meta)
+        loaded[g] = (params, dict(meta, sha256=file_sha256(path)))
     return loaded
 
 
@@ -120,12 +132,22 @@ def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path,
     results["settings"] = dict(settings, time_steps=sorted(
         {int(t) for e in results["games"].values() for t in e["runs"]} | set(time_steps)))
     results["versions"] = report.versions()
+    # The network is part of the protocol: finished entries of another network are never
+    # reported as this one's (an entry stored before hashes were recorded is taken as this network's).
+    stale = [g for g in games if results["games"].get(g, {}).get("checkpoint_sha256") not in (None, loaded[g][1]["sha256"])]
+    if stale and not overwrite:
+        raise EvaluationError(f"{str(paths['json'])!r} holds results of another network for {', '.join(stale)} "
+                              f"(its checkpoint file's content differs): pass another --out, or --overwrite to "
+                              f"replace them")
+    for g in stale:
+        del results["games"][g]
     for path in paths.values() if writer else ():
         io.make_parent(path)
     for g in games:
         params, meta = loaded[g]
         entry = results["games"].setdefault(g, {"runs": {}, "checkpoint": str(resolve_checkpoint(checkpoint, g)),
                                                 "train_env": meta.get("env_id")})
+        entry["checkpoint_sha256"] = meta["sha256"]
         # Process 0's stored results decide what is left, for every process (no shared disk needed).
         left = parallel.broadcast(np.array([str(t) not in entry["runs"] for t in time_steps]))
         todo = [t for t, x in zip(time_steps, left) if x]

@@ -30,6 +30,30 @@ def _entries(path):
     return out
 
 
+def test_rerun_with_another_network_is_refused_then_replaced(tmp_path, capsys):
+    """The network is part of the protocol: a rerun into the same --out with another checkpoint
+    must not report the first network's scores as the second's."""
+    import numpy as np
+
+    from snnjax.checkpoint import load_qnetwork, save_qnetwork
+
+    params, meta = load_qnetwork(CARTPOLE)
+    other = tmp_path / "other.npz"
+    save_qnetwork(other, {k: dict(v, bias=np.asarray(v["bias"]) + 0.5) for k, v in params.items()}, meta)
+    small = ["--episodes", "2", "--calibration-frames", "200", "--no-progress"]
+    out = tmp_path / "r.json"
+    assert run_main("evaluate", "-T", "5", "--out", out, "--checkpoint", CARTPOLE, *small) == 0
+    first = json.loads(out.read_text())["games"]["CartPole-v1"]
+    assert len(first["checkpoint_sha256"]) == 64
+    assert run_main("evaluate", "-T", "5", "--out", out, "--checkpoint", other, *small) != 0
+    assert "holds results of another network for CartPole-v1" in capsys.readouterr().err
+    assert json.loads(out.read_text())["games"]["CartPole-v1"] == first  # nothing touched
+    assert run_main("evaluate", "-T", "5", "--out", out, "--checkpoint", other, "--overwrite", *small) == 0
+    second = json.loads(out.read_text())["games"]["CartPole-v1"]
+    assert second["checkpoint_sha256"] != first["checkpoint_sha256"]
+    assert run_main("evaluate", "-T", "5", "--out", out, "--checkpoint", other, *small) == 0  # same network: resumes
+
+
 def test_out_with_any_suffix_gives_one_stem(tmp_path, capsys):
     assert run_main("evaluate", "-T", "5", "--out", tmp_path / "r.md", *SMALL) == 0
     assert json.loads((tmp_path / "r.json").read_text())["settings"]["episodes"] == 2
