@@ -149,7 +149,9 @@ def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path,
                                                 "train_env": meta.get("env_id")})
         entry["checkpoint_sha256"] = meta["sha256"]
         # Process 0's stored results decide what is left, for every process (no shared disk needed).
-        left = parallel.broadcast(np.array([str(t) not in entry["runs"] for t in time_steps]))
+        # An entry is finished only when every agent of it is (a damaged file may lack one).
+        left = parallel.broadcast(np.array([any(str(p) not in entry["runs"].get(str(t), {}).get("agents", {})
+                                                for p in percentiles) for t in time_steps]))
         todo = [t for t, x in zip(time_steps, left) if x]
         if not todo:
             continue

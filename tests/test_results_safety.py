@@ -54,6 +54,19 @@ def test_rerun_with_another_network_is_refused_then_replaced(tmp_path, capsys):
     assert run_main("evaluate", "-T", "5", "--out", out, "--checkpoint", other, *small) == 0  # same network: resumes
 
 
+def test_entry_missing_an_agent_is_computed_again(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    grid = ["-T", "5", "-p", "99,99.9", "--out", out, *SMALL]
+    assert run_main("sweep", *grid) == 0
+    full = _entries(out)
+    res = json.loads(out.read_text())
+    del res["games"]["CartPole-v1"]["runs"]["5"]["agents"]["99.9"]
+    out.write_text(json.dumps(res))
+    assert run_main("sweep", *grid) == 0
+    assert _entries(out) == full  # recomputed, not taken as finished; same seeds, same scores
+    assert len((tmp_path / "r.csv").read_text().strip().splitlines()) == 3  # header + both percentiles
+
+
 def test_out_with_any_suffix_gives_one_stem(tmp_path, capsys):
     assert run_main("evaluate", "-T", "5", "--out", tmp_path / "r.md", *SMALL) == 0
     assert json.loads((tmp_path / "r.json").read_text())["settings"]["episodes"] == 2
