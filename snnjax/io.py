@@ -24,8 +24,13 @@ class OutputError(ValueError):
 
 
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
-    """Call write(f) on a temporary file beside `path`, fsync it, rename it onto `path`."""
+    """Call write(f) on a temporary file beside `path`, fsync it, rename it onto `path`.
+    Only regular files are written: a device node, FIFO or socket at `path` is refused (the
+    rename would replace it by a regular file)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise OutputError(f"output path {str(path)!r} exists and is not a regular file (a device, FIFO or "
+                          "socket); give a file name")
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with tmp.open(mode) as f:
@@ -87,6 +92,9 @@ def check_writable(path: str | Path, what: str = "output") -> Path:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{what} path {str(path)!r} is a folder; give a file name")
+    if path.exists() and not path.is_file():
+        raise OutputError(f"{what} path {str(path)!r} is not a regular file (a device, FIFO or socket); "
+                          "give a file name")
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError(f"{what} path {str(path)!r} is not writable")
     parent = path.parent if str(path.parent) else Path(".")

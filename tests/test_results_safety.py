@@ -67,6 +67,21 @@ def test_entry_missing_an_agent_is_computed_again(tmp_path, capsys):
     assert len((tmp_path / "r.csv").read_text().strip().splitlines()) == 3  # header + both percentiles
 
 
+def test_out_naming_a_fifo_is_refused_and_left_alone(tmp_path, capsys):
+    import os
+    import stat
+
+    fifo = tmp_path / "r.json"
+    os.mkfifo(fifo)
+    assert run_main("evaluate", "-T", "5", "--out", fifo, *SMALL) != 0
+    assert "not a regular file" in capsys.readouterr().err
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the FIFO, not replaced by a regular file
+    from snnjax.io import OutputError, write_text
+
+    with pytest.raises(OutputError, match="not a regular file"):
+        write_text(fifo, "x")
+
+
 def test_out_with_any_suffix_gives_one_stem(tmp_path, capsys):
     assert run_main("evaluate", "-T", "5", "--out", tmp_path / "r.md", *SMALL) == 0
     assert json.loads((tmp_path / "r.json").read_text())["settings"]["episodes"] == 2
