@@ -11,7 +11,6 @@ import importlib.metadata
 import platform
 from pathlib import Path
 
-import numpy as np
 
 from snnjax import stats
 from snnjax.io import atomic_write
@@ -64,7 +63,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def _pct(x) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f}"
+    return "n/a" if stats.missing(x) else f"{100 * x:.1f}"
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -82,7 +81,7 @@ def markdown_table(rows: list[dict]) -> str:
             f"{p1['snn_mean']} ± {p1['snn_std']}" if p1 else "-")
         lines.append(
             f"| {r['game']} | {r['time_steps']} | {r['percentile']} | {stats.fmt_pm(r['dqn_mean'], r['dqn_std'])} "
-            f"| {stats.fmt_pm(r['snn_mean'], r['snn_std'])} | {r['snn_pct_of_dqn']:.1f} | {r['p_value']:.3g} "
+            f"| {stats.fmt_pm(r['snn_mean'], r['snn_std'])} | {stats.fmt(r['snn_pct_of_dqn'], '.1f')} | {stats.fmt(r['p_value'], '.3g')} "
             f"| {_pct(r['cr_normal'])} ± {_pct(r['cr_normal_std'])} | {_pct(r['cr_robust'])} ± {_pct(r['cr_robust_std'])} "
             f"| {(p1['dqn_mean'] + ' ± ' + p1['dqn_std']) if p1 else '-'} | {paper_snn} "
             f"| {p1['snn_pct_of_dqn'] if p1 else '-'} | {paper_cr[0]} | {paper_cr[1]} |")
@@ -95,5 +94,6 @@ def console_table(rows: list[dict]) -> str:
     for r in rows:
         out.append(f"{r['game']:<14}{r['time_steps']:>6}{r['percentile']:>8}"
                    f"{stats.fmt_pm(r['dqn_mean'], r['dqn_std']):>18}{stats.fmt_pm(r['snn_mean'], r['snn_std']):>18}"
-                   f"{r['snn_pct_of_dqn']:>8.1f}{r['p_value']:>8.3f}{_pct(r['cr_normal']):>9}{_pct(r['cr_robust']):>8}")
+                   f"{stats.fmt(r['snn_pct_of_dqn'], '.1f'):>8}{stats.fmt(r['p_value'], '.3f'):>8}{_pct(r['cr_normal']):>9}"
+                   f"{_pct(r['cr_robust']):>8}")
     return "\n".join(out)

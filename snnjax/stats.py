@@ -52,10 +52,20 @@ def spearman_rho(x, y) -> float:
     return pearson_r(sps.rankdata(x), sps.rankdata(y))
 
 
+def missing(x) -> bool:
+    """None (a NaN stored in strict JSON comes back as null) or NaN."""
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def fmt(x, spec: str) -> str:
+    """`format(x, spec)`, or "n/a" for a missing value."""
+    return "n/a" if missing(x) else format(x, spec)
+
+
 def fmt_pm(mean: float, std: float, digits: int = 1) -> str:
-    if math.isnan(mean):
+    if missing(mean):
         return "n/a"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f} ± {fmt(std, f'.{digits}f')}"
 
 
 # --- Robust aggregate statistics across games (Agarwal et al. 2021, "Deep RL at the edge of the

@@ -63,3 +63,19 @@ def test_normalized_scores_and_stratified_bootstrap():
     data = {"a": rng.normal(1.0, 0.1, 50), "b": rng.normal(1.0, 0.1, 50)}
     point, lo, hi = stats.stratified_bootstrap_ci(data, reps=500)
     assert lo < point < hi and 0.9 < lo and hi < 1.1
+
+
+def test_tables_take_missing_values_read_back_from_strict_json():
+    """A NaN is stored as null in strict JSON: the Markdown and console tables regenerated from a
+    stored file show n/a instead of crashing on the format spec."""
+    from snnjax import report
+    from snnjax.stats import fmt, fmt_pm, missing
+
+    assert missing(None) and missing(float("nan")) and not missing(0.0)
+    assert fmt(None, ".1f") == "n/a" and fmt(2.25, ".1f") == "2.2" and fmt_pm(1.0, None) == "1.0 ± n/a"
+    row = {"game": "Pong-v5", "time_steps": 5, "percentile": 99.9, "dqn_mean": 1.0, "dqn_std": None,
+           "snn_mean": 1.0, "snn_std": 0.5, "snn_pct_of_dqn": None, "p_value": None, "cr_normal": None,
+           "cr_normal_std": None, "cr_robust": 0.5, "cr_robust_std": None}
+    md = report.markdown_table([row]).splitlines()[-1]
+    assert md.startswith("| Pong-v5 | 5 | 99.9 | 1.0 ± n/a | 1.0 ± 0.5 | n/a | n/a | n/a ± n/a | 50.0 ± n/a |")
+    assert "n/a" in report.console_table([row]).splitlines()[-1]
