@@ -253,6 +253,7 @@ def save_snn(path, net: SpikingNetwork, extra: dict | None = None):
 
 def load_snn(path) -> SpikingNetwork:
     """Read a network written by `save_snn`; ConvertError if it is not one."""
+    import zipfile
     from pathlib import Path
 
     path = Path(path)
@@ -272,7 +273,7 @@ def load_snn(path) -> SpikingNetwork:
                 strides=tuple(int(d[f"{n}/stride"]) for n in names),
                 obs_shape=tuple(int(x) for x in d["obs_shape"]), input_layout=str(d["input_layout"]),
                 input_scale=float(d["input_scale"]))
-    except (KeyError, ValueError, OSError) as exc:
+    except (KeyError, ValueError, OSError, EOFError, TypeError, zipfile.BadZipFile) as exc:
         if isinstance(exc, ConvertError):
             raise
         raise ConvertError(f"SNN file {str(path)!r} is corrupt: {type(exc).__name__}: {exc}") from None

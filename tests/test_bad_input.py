@@ -27,6 +27,7 @@ def _doctored(path, src, change):
 def bad(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
     (d / "garbage.npz").write_bytes(os.urandom(300))
+    (d / "empty.npz").write_bytes(b"")
     raw = BREAKOUT.read_bytes()
     (d / "truncated.npz").write_bytes(raw[: len(raw) // 2])
     _doctored(d / "wrong_shape.npz", CARTPOLE, lambda a: a.update({"fc1/kernel": np.zeros((5, 128), np.float32)}))
@@ -127,6 +128,10 @@ CASES = [
     ("campaign --episodes 1", "--episodes must be >= 2"),
     ("ship {bad}/a_folder", "not a finished training run"),
     ("export-nir --snn {bad}/missing.npz --out {bad}/x.nir", "not found"),
+    ("export-nir --snn {bad}/empty.npz --out {bad}/x.nir", "is corrupt: EOFError"),
+    ("export-nir --snn {bad}/garbage.npz --out {bad}/x.nir", "is corrupt"),
+    ("evaluate --checkpoint {bad}/empty.npz --game Breakout", "is corrupt or not a snnjax Q-network"),
+    ("convert --checkpoint {bad}/empty.npz --out {bad}/s.npz", "is corrupt or not a snnjax Q-network"),
 ]
 
 
