@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 from snnjax.io import atomic_write
+from snnjax import validate
 from snnjax.validate import ValidationError
 
 
@@ -132,20 +133,28 @@ def load_qnetwork(path: str | Path) -> tuple[dict, dict]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} not found (expected a Q-network .npz "
                               "written by `snnjax train`, or its run folder)")
+    source = f"checkpoint {str(path)!r}"
     try:
         with np.load(path) as data:
-            meta = json.loads(bytes(data["__meta__"]).decode())
+            meta = validate.qnetwork_meta(json.loads(bytes(data["__meta__"]).decode()), source)
             params: dict = {}
             for key in data.files:
                 if key == "__meta__" or key.endswith("/kernel_scale"):
                     continue
                 layer, name = key.split("/")
                 if name == "kernel_int8":
-                    name, value = "kernel", dequantize_int8(data[key], data[f"{layer}/kernel_scale"])
+                    if f"{layer}/kernel" in data.files:
+                        raise ValidationError(f"{source}: {layer} holds both a float and an int8 kernel")
+                    q = validate.weight_array(data[key], key, source, "int8")
+                    scale = validate.weight_array(data[f"{layer}/kernel_scale"], f"{layer}/kernel_scale", source, "scale")
+                    name, value = "kernel", dequantize_int8(q, scale)
                 else:
-                    value = data[key]
+                    value = validate.weight_array(data[key], key, source)
                 params.setdefault(layer, {})[name] = jax.numpy.asarray(value)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as exc:
+    except ValidationError as exc:
+        raise CheckpointError(str(exc)) from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, json.JSONDecodeError, UnicodeDecodeError,
+            TypeError) as exc:
         raise CheckpointError(f"checkpoint {str(path)!r} is corrupt or not a snnjax Q-network: "
                               f"{type(exc).__name__}: {exc}") from None
     missing = [n for n in meta.get("layers", []) if n not in params]

@@ -109,3 +109,41 @@ def game_fits(game: str, num_actions: int, obs_shape: Sequence[int], source: str
                               f"trained on {game}")
     if tuple(shape) != tuple(obs_shape):
         raise ValidationError(f"{source} expects observations {tuple(obs_shape)}, {game} gives {tuple(shape)}")
+
+
+NETWORKS = ("nature", "mlp")
+
+
+def qnetwork_meta(meta, source: str) -> dict:
+    """The `__meta__` of a Q-network file: a JSON object with network in NETWORKS, num_actions an
+    integer >= 1, obs_shape a list of positive integers and, if present, layers a list of names."""
+    if not isinstance(meta, dict):
+        raise ValidationError(f"{source}: its metadata must be a JSON object, got {type(meta).__name__}")
+    if meta.get("network") not in NETWORKS:
+        raise ValidationError(f"{source}: metadata network must be one of {NETWORKS}, got {meta.get('network')!r}")
+    n = meta.get("num_actions")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValidationError(f"{source}: metadata num_actions must be an integer >= 1, got {n!r}")
+    shape = meta.get("obs_shape")
+    if (not isinstance(shape, list) or not shape
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in shape)):
+        raise ValidationError(f"{source}: metadata obs_shape must be a list of positive integers, got {shape!r}")
+    layers = meta.get("layers", [])
+    if not isinstance(layers, list) or not all(isinstance(x, str) for x in layers):
+        raise ValidationError(f"{source}: metadata layers must be a list of layer names, got {layers!r}")
+    return meta
+
+
+def weight_array(x: np.ndarray, name: str, source: str, kind: str = "float") -> np.ndarray:
+    """A stored weight array: kind "float" (real floating point), "int8" (exactly int8) or
+    "scale" (real floating point, > 0)."""
+    x = np.asarray(x)
+    if kind == "int8":
+        if x.dtype != np.int8:
+            raise ValidationError(f"{source}: {name} must be stored as int8, got {x.dtype} "
+                                  f"(values {x.min() if x.size else 0}..{x.max() if x.size else 0})")
+    elif not np.issubdtype(x.dtype, np.floating):
+        raise ValidationError(f"{source}: {name} must be real floating point, got {x.dtype}")
+    elif kind == "scale" and not bool(np.all(x > 0)):
+        raise ValidationError(f"{source}: {name} must be > 0 (per-channel int8 scales)")
+    return x

@@ -28,6 +28,13 @@ def bad(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
     (d / "garbage.npz").write_bytes(os.urandom(300))
     (d / "empty.npz").write_bytes(b"")
+    (d / "latin1.toml").write_bytes(b'env_id = "Caf\xe9"\n')
+    _doctored(d / "meta_list.npz", CARTPOLE, lambda a: a.update({"__meta__": np.frombuffer(b"[1, 2]", np.uint8)}))
+    _doctored(d / "meta_negative.npz", CARTPOLE, lambda a: a.update({"__meta__": np.frombuffer(
+        json.dumps(dict(json.loads(bytes(a["__meta__"]).decode()), num_actions=-2)).encode(), np.uint8)}))
+    _doctored(d / "complex_kernel.npz", CARTPOLE, lambda a: a.update({"fc1/kernel": a["fc1/kernel"].astype(np.complex64)}))
+    _doctored(d / "int16_kernel.npz", BREAKOUT, lambda a: a.update({"conv1/kernel_int8": a["conv1/kernel_int8"].astype(np.int16) * 300}))
+    _doctored(d / "float_and_int8.npz", BREAKOUT, lambda a: a.update({"conv1/kernel": np.zeros((8, 8, 4, 32), np.float32)}))
     raw = BREAKOUT.read_bytes()
     (d / "truncated.npz").write_bytes(raw[: len(raw) // 2])
     _doctored(d / "wrong_shape.npz", CARTPOLE, lambda a: a.update({"fc1/kernel": np.zeros((5, 128), np.float32)}))
@@ -131,6 +138,12 @@ CASES = [
     ("export-nir --snn {bad}/empty.npz --out {bad}/x.nir", "is corrupt: EOFError"),
     ("export-nir --snn {bad}/garbage.npz --out {bad}/x.nir", "is corrupt"),
     ("evaluate --checkpoint {bad}/empty.npz --game Breakout", "is corrupt or not a snnjax Q-network"),
+    ("evaluate --checkpoint {bad}/meta_list.npz --game CartPole-v1", "metadata must be a JSON object, got list"),
+    ("evaluate --checkpoint {bad}/meta_negative.npz --game CartPole-v1", "num_actions must be an integer >= 1, got -2"),
+    ("evaluate --checkpoint {bad}/complex_kernel.npz --game CartPole-v1", "fc1/kernel must be real floating point"),
+    ("evaluate --checkpoint {bad}/int16_kernel.npz --game Breakout", "conv1/kernel_int8 must be stored as int8"),
+    ("convert --checkpoint {bad}/float_and_int8.npz --out {bad}/s.npz", "holds both a float and an int8 kernel"),
+    ("train --config {bad}/latin1.toml", "is not UTF-8 text"),
     ("convert --checkpoint {bad}/empty.npz --out {bad}/s.npz", "is corrupt or not a snnjax Q-network"),
 ]
 
