@@ -79,6 +79,32 @@ def load_checkpoints(checkpoint, games: Sequence[str]) -> dict:
     return loaded
 
 
+def results_schema(obj: dict) -> str | None:
+    """None if a stored evaluate/sweep results dict has the types `run_grid` writes, else why not."""
+    games = obj.get("games")
+    if not isinstance(games, dict):
+        return "games is not a map"
+    for g, entry in games.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("runs"), dict):
+            return f"{g}: runs is not a map"
+        for t, run in entry["runs"].items():
+            if not t.isdigit() or int(t) < 1:
+                return f"{g}: T key {t!r} is not a positive integer"
+            if not isinstance(run, dict) or not isinstance(run.get("dqn"), dict) or not isinstance(run.get("agents"), dict):
+                return f"{g}, T = {t}: the run lacks its dqn or agents map"
+            if not isinstance(run["dqn"].get("scores"), list) or not isinstance(run.get("timing"), dict):
+                return f"{g}, T = {t}: dqn scores or timing missing"
+            for p, agent in run["agents"].items():
+                if not isinstance(agent, dict) or not isinstance(agent.get("summary"), dict) \
+                        or not isinstance(agent.get("scores"), list) or not isinstance(agent.get("conversion_rate"), dict):
+                    return f"{g}, T = {t}, p = {p}: the agent entry is not a map of scores, conversion rates and summary"
+                try:
+                    float(p)
+                except ValueError:
+                    return f"{g}, T = {t}: percentile key {p!r} is not a number"
+    return None
+
+
 def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path, progress: bool = True,
              overwrite: bool = False, qcfs: str | Path | None = None, log=print) -> dict:
     """Evaluate DQN vs SNN for every game x T x percentile of `cfg`; returns the results dict.
@@ -117,7 +143,7 @@ def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path,
     settings = dict(proto, percentiles=percentiles)
     if qcfs is not None:
         settings.update(method="qcfs", qcfs=str(qcfs), levels=method.levels)
-    results = io.load_results(paths["json"], warn=log)
+    results = io.load_results(paths["json"], warn=log, schema=results_schema)
     if results is not None:
         diff = io.settings_diff({k: results["settings"].get(k) for k in PROTOCOL_KEYS}, settings)
         if diff and not overwrite:

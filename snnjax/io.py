@@ -118,19 +118,24 @@ def make_parent(path: str | Path, what: str = "output") -> Path:
     return Path(path)
 
 
-def load_results(path: str | Path, warn=None) -> dict | None:
+def load_results(path: str | Path, warn=None, schema: Callable[[dict], str | None] | None = None) -> dict | None:
     """A results JSON written by snnjax (a dict with "settings"), or None when there is none.
 
-    A corrupt or foreign file is never silently replaced: it is renamed to
-    `<name>.corrupt-<timestamp>` with a warning, and None is returned."""
+    schema(obj) -> None, or why the file's content has the wrong types (e.g. null entries, a
+    list for a map, a non-integer T key). A corrupt, foreign or mistyped file is never silently
+    replaced: it is renamed to `<name>.corrupt-<timestamp>` with a warning, and None is returned."""
     path = Path(path)
     if not path.exists():
         return None
     try:
         obj = json.loads(path.read_text())
         if isinstance(obj, dict) and isinstance(obj.get("settings"), dict):
-            return obj
-        why = "not a snnjax results file (no settings)"
+            why = schema(obj) if schema else None
+            if why is None:
+                return obj
+            why = f"a snnjax results file with wrong content ({why})"
+        else:
+            why = "not a snnjax results file (no settings)"
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         why = f"not valid JSON ({type(exc).__name__})"
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

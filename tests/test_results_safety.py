@@ -82,6 +82,28 @@ def test_out_naming_a_fifo_is_refused_and_left_alone(tmp_path, capsys):
         write_text(fifo, "x")
 
 
+@pytest.mark.parametrize("damage", ["runs_list", "t_key", "agent_null", "games_null"])
+def test_results_with_wrong_types_are_moved_aside(tmp_path, capsys, damage):
+    out = tmp_path / "r.json"
+    assert run_main("evaluate", "-T", "5", "--out", out, *SMALL) == 0
+    full = _entries(out)
+    res = json.loads(out.read_text())
+    entry = res["games"]["CartPole-v1"]
+    if damage == "runs_list":
+        entry["runs"] = [entry["runs"]["5"]]
+    elif damage == "t_key":
+        entry["runs"]["five"] = entry["runs"].pop("5")
+    elif damage == "agent_null":
+        entry["runs"]["5"]["agents"]["99.9"] = None
+    else:
+        res["games"] = None
+    out.write_text(json.dumps(res))
+    assert run_main("evaluate", "-T", "5", "--out", out, *SMALL) == 0
+    assert "wrong content" in capsys.readouterr().err
+    assert len(list(tmp_path.glob("r.json.corrupt-*"))) == 1  # the damaged file kept aside
+    assert _entries(out) == full  # computed afresh: same seeds, same results
+
+
 def test_out_with_any_suffix_gives_one_stem(tmp_path, capsys):
     assert run_main("evaluate", "-T", "5", "--out", tmp_path / "r.md", *SMALL) == 0
     assert json.loads((tmp_path / "r.json").read_text())["settings"]["episodes"] == 2
