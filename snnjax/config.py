@@ -148,9 +148,9 @@ class EvalConfig:
 
         object.__setattr__(self, "time_steps", tuple(validate.time_steps(_as_tuple(self.time_steps))))
         object.__setattr__(self, "percentiles", tuple(validate.percentiles(_as_tuple(self.percentiles))))
-        validate.count(self.episodes, "episodes")
-        validate.count(self.max_episode_steps, "max_episode_steps")
-        validate.count(self.calibration_frames, "calibration frames")
+        validate.count(self.episodes, "episodes", 1, validate.MAX_EPISODES)
+        validate.count(self.max_episode_steps, "max_episode_steps", 1, validate.MAX_EPISODE_STEPS)
+        validate.count(self.calibration_frames, "calibration frames", 1, validate.MAX_CALIBRATION_FRAMES)
         validate.count(self.seed, "seed", 0, MAX_RUN_SEED - 1)
         validate.probability(self.eps, "eps")
         validate.positive(self.v_thr, "v_thr")

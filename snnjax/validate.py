@@ -15,6 +15,13 @@ import numpy as np
 # The paper's largest T is 500 and latency studies go to 1,000; 10,000 steps of a Nature-DQN
 # SNN is already minutes per decision batch on a CPU.
 MAX_TIME_STEPS = 10_000
+# Upper bounds of counts, so that a typo (1e8 episodes) fails at once instead of running until
+# killed. Episodes run one env each, all at once: 4,096 envs of Atari is ~16 GB of emulators.
+# Calibration frames are kept in memory (28 KB each): 100,000 frames = 2.8 GB (the paper: 15,000).
+# Episode cap: 27,000 agent steps = 108,000 frames = ALE's 30-minute limit (the paper: 4,500).
+MAX_EPISODES = 4_096
+MAX_CALIBRATION_FRAMES = 100_000
+MAX_EPISODE_STEPS = 27_000
 
 
 class ValidationError(ValueError):

@@ -59,7 +59,7 @@ def test_eval_config_layers_and_the_paper_file(tmp_path):
 
 
 @pytest.mark.parametrize("over,match", [
-    (["episodes=0"], "episodes must be an integer >= 1, got 0"),
+    (["episodes=0"], r"episodes must be an integer in \[1, 4096\], got 0"),
     (["time_steps=0"], r"time steps T must be integers in \[1, 10000\], got 0"),
     (["percentiles=100.5"], r"percentile must be in \(0, 100\], got 100.5"),
     (["eps=1.5"], r"eps must be in \[0, 1\]"),
