@@ -252,7 +252,8 @@ def save_snn(path, net: SpikingNetwork, extra: dict | None = None):
 
 
 def load_snn(path) -> SpikingNetwork:
-    """Read a network written by `save_snn`; ConvertError if it is not one."""
+    """Read a network written by `save_snn` (with its int8 factorization where the weights
+    factor, as `normalize` gives it); ConvertError if it is not one."""
     import zipfile
     from pathlib import Path
 
@@ -264,7 +265,7 @@ def load_snn(path) -> SpikingNetwork:
             if str(d["format"]) != SNN_FORMAT:
                 raise ConvertError(f"{str(path)!r} has format {str(d['format'])!r}, expected {SNN_FORMAT!r}")
             names = tuple(str(n) for n in d["layer_order"])
-            return SpikingNetwork(
+            return with_int8_if_exact(SpikingNetwork(
                 weights=tuple(jnp.asarray(d[f"{n}/weight"]) for n in names),
                 biases=tuple(jnp.asarray(d[f"{n}/bias"]) for n in names),
                 v_thr=jnp.float32(d["v_thr"]), lambdas=tuple(jnp.asarray(d[f"{n}/lambda"]) for n in names),
@@ -272,7 +273,7 @@ def load_snn(path) -> SpikingNetwork:
                 kinds=tuple(str(d[f"{n}/kind"]) for n in names),
                 strides=tuple(int(d[f"{n}/stride"]) for n in names),
                 obs_shape=tuple(int(x) for x in d["obs_shape"]), input_layout=str(d["input_layout"]),
-                input_scale=float(d["input_scale"]))
+                input_scale=float(d["input_scale"])))
     except (KeyError, ValueError, OSError, EOFError, TypeError, zipfile.BadZipFile) as exc:
         if isinstance(exc, ConvertError):
             raise

@@ -114,6 +114,16 @@ def test_normalize_recomputes_the_factorization():
     assert snn.int8 == ()  # float init weights do not factor: the stale factorization is gone
 
 
+def test_snn_file_round_trip_keeps_the_int8_path(exact, tmp_path):
+    from snnjax.convert import load_snn, save_snn
+
+    snn, obs = exact
+    save_snn(tmp_path / "s.npz", snn)
+    back = load_snn(tmp_path / "s.npz")
+    assert back.int8 and back.int8[1].kernel.dtype == jnp.int8
+    assert_identical(simulate(back, obs[:2], 7), simulate(snn, obs[:2], 7))
+
+
 def test_int8_programs_compile_without_the_fast_option(exact):
     snn, _ = exact
     assert takes_int8(snn) and not takes_int8(float32_only(snn))
