@@ -243,27 +243,37 @@ class TrainRun:
         return float(self.progress["wall_s"]) + time.time() - self.t0
 
 
-def start(cfg: TrainConfig, run_dir: Path, resume: bool, network, optimizer) -> TrainRun:
-    """A new run in `run_dir`, or the one whose latest checkpoint is there (`resume`)."""
-    obs_shape, num_actions = envs.env_info(cfg.env_id)
-    learner = init_state(cfg, network, optimizer, obs_shape)
+def resume_or_start(cfg: TrainConfig, run_dir: Path, resume: bool, state):
+    """(learner state, replay/minibatch numpy RNG, progress counters): fresh, or restored from the
+    latest checkpoint in `run_dir` (`resume`; the resume counter goes up by one)."""
     np_rng = np.random.default_rng(cfg.seed)
     progress = {"log_rows": 0, "episode_rows": 0, "episodes": 0, "resumes": 0, "wall_s": 0.0}
     if resume:
-        learner, progress = checkpoint.restore_train_state(run_dir / "checkpoints", learner)
+        state, progress = checkpoint.restore_train_state(run_dir / "checkpoints", state)
         np_rng.bit_generator.state = progress.pop("np_rng")
         progress["resumes"] += 1
-    elif cfg.init_from:
+    return state, np_rng, progress
+
+
+def train_env(cfg: TrainConfig, resumes: int):
+    """The training envs (training protocol): fresh env seeds after each resume, still inside
+    this run's training seed range."""
+    seed_list = [s + resumes * cfg.num_envs for s in envs.seeds(envs.TRAIN_SEED_BASE, cfg.seed, cfg.num_envs)]
+    over = {"max_episode_steps": cfg.max_episode_steps} if cfg.max_episode_steps else {}
+    return envs.make_env(cfg.env_id, cfg.num_envs, seed_list, "train", **over)
+
+
+def start(cfg: TrainConfig, run_dir: Path, resume: bool, network, optimizer) -> TrainRun:
+    """A new run in `run_dir`, or the one whose latest checkpoint is there (`resume`)."""
+    obs_shape, num_actions = envs.env_info(cfg.env_id)
+    learner, np_rng, progress = resume_or_start(cfg, run_dir, resume, init_state(cfg, network, optimizer, obs_shape))
+    if not resume and cfg.init_from:
         learner = warm_start(learner, cfg.init_from, num_actions)
     atari = envs.is_atari(cfg.env_id)
     stack = obs_shape[0] if atari else 1
     frame_shape = obs_shape[1:] if atari else obs_shape
     replay = ReplayBuffer(cfg.num_envs, cfg.replay_capacity, frame_shape, stack, np.uint8 if atari else np.float32)
-    # Fresh env seeds after each resume, still inside this run's training seed range.
-    seed_list = [s + progress["resumes"] * cfg.num_envs
-                 for s in envs.seeds(envs.TRAIN_SEED_BASE, cfg.seed, cfg.num_envs)]
-    over = {"max_episode_steps": cfg.max_episode_steps} if cfg.max_episode_steps else {}
-    env = envs.make_env(cfg.env_id, cfg.num_envs, seed_list, "train", **over)
+    env = train_env(cfg, progress["resumes"])
     frame = (lambda o: o[:, -1]) if atari else (lambda o: o)
     obs, _ = env.reset()
     replay.add_frames(frame(obs), np.ones(cfg.num_envs, bool))

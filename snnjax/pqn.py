@@ -33,7 +33,8 @@ import optax
 from snnjax import agents, checkpoint, envs
 from snnjax.compile import FastJit
 from snnjax.config import ConfigError, TrainConfig
-from snnjax.dqn import LOG_FIELDS, CsvLog, epsilon, finish_run, make_optimizer, prepare_run_dir
+from snnjax.dqn import (LOG_FIELDS, CsvLog, epsilon, finish_run, make_optimizer, prepare_run_dir, resume_or_start,
+                        train_env)
 from snnjax.models import make_network
 
 
@@ -127,18 +128,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     obs_shape, num_actions = envs.env_info(cfg.env_id)
     network = make_network(cfg.network, num_actions, cfg.mlp_hidden)
     optimizer = make_optimizer(cfg)
-    state = init_state(cfg, network, optimizer, obs_shape)
-    np_rng = np.random.default_rng(cfg.seed)
-    prog = {"log_rows": 0, "episode_rows": 0, "episodes": 0, "resumes": 0, "wall_s": 0.0}
-    if resume:
-        state, prog = checkpoint.restore_train_state(run_dir / "checkpoints", state)
-        np_rng.bit_generator.state = prog.pop("np_rng")
-        prog["resumes"] += 1
+    state, np_rng, prog = resume_or_start(cfg, run_dir, resume, init_state(cfg, network, optimizer, obs_shape))
     log = CsvLog(run_dir / "log.csv", LOG_FIELDS, prog["log_rows"] if resume else None)
     episode_log = CsvLog(run_dir / "episodes.csv", ("step", "return", "length"), prog["episode_rows"] if resume else None)
-    seed_list = [s + prog["resumes"] * cfg.num_envs for s in envs.seeds(envs.TRAIN_SEED_BASE, cfg.seed, cfg.num_envs)]
-    over = {"max_episode_steps": cfg.max_episode_steps} if cfg.max_episode_steps else {}
-    env = envs.make_env(cfg.env_id, cfg.num_envs, seed_list, "train", **over)
+    env = train_env(cfg, prog["resumes"])
     tracker = envs.EpisodeTracker(cfg.num_envs)
     act = FastJit(make_act(network))
     update = FastJit(make_update(network, optimizer))
