@@ -171,7 +171,7 @@ def _conv(net: SpikingNetwork, l: int, x, w, out_type):
 
 
 def _int_sum(net: SpikingNetwork, l: int, x: jax.Array) -> jax.Array:
-    """sum_i kernel[i, c] x[i] in int32 for int8 x (spikes 0/1, or offset pixels): exact."""
+    """sum_i kernel[i, c] x[i] in int32 for int8 spikes x (0/1): exact."""
     k = net.int8[l].kernel
     if net.kinds[l] == "conv":
         return _conv(net, l, x, k, jnp.int32)
