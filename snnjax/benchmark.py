@@ -414,7 +414,8 @@ def throughput_markdown(models_dir: Path, results: dict[str, dict], games: Seque
              "Training: from each shipped model's provenance (`models/<game>.json`) and log; rates are the "
              "median of the logged rates after learning starts (the machine was shared with other work "
              "during most runs, so these are lower bounds of an idle machine). Evaluation: the benchmark "
-             "run of `snnjax benchmark` (SNN and DQN agents side by side, decisions/s of the whole step).", "",
+             "run of `snnjax benchmark` (SNN and DQN agents side by side, decisions/s of the whole step, as measured "
+             "when the stage was played: stages played before int8 spike propagation ran the float32 simulator).", "",
              "| game | frames | updates | train wall h | agent steps/s (median) | updates/s (median) "
              "| benchmark T | eval decisions/s | low-latency T | eval decisions/s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
