@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from snnjax.validate import ValidationError
+from snnjax.validate import NETWORKS, ValidationError
 
 
 class ConfigError(ValidationError):
@@ -96,7 +96,7 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.optimizer not in ("rmsprop", "adam"):
             raise ConfigError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
-        if self.network not in ("nature", "mlp"):
+        if self.network not in NETWORKS:
             raise ConfigError(f"network must be 'nature' or 'mlp', got {self.network!r}")
         from snnjax.envs import MAX_RUN_SEED
 

@@ -118,11 +118,17 @@ def make_act(network):
     return act
 
 
-def init_state(cfg: TrainConfig, network, optimizer, obs_shape) -> DQNState:
+def init_params(cfg: TrainConfig, network, obs_shape):
+    """(the learner's jax key, fresh network parameters) from the run seed: one split, so every
+    trainer starts a seed from the same network."""
     key = jax.random.key(cfg.seed)
     key, init_key = jax.random.split(key)
     dummy = jnp.zeros((1, *obs_shape), jnp.uint8 if cfg.network == "nature" else jnp.float32)
-    params = network.init(init_key, dummy)["params"]
+    return key, network.init(init_key, dummy)["params"]
+
+
+def init_state(cfg: TrainConfig, network, optimizer, obs_shape) -> DQNState:
+    key, params = init_params(cfg, network, obs_shape)
     return DQNState(params=params, target_params=params, opt_state=optimizer.init(params),
                     key=key, step=jnp.asarray(0, jnp.int64 if jax.config.jax_enable_x64 else jnp.int32),
                     updates=jnp.asarray(0, jnp.int32))
@@ -242,6 +248,10 @@ class TrainRun:
     def wall_s(self) -> float:
         return float(self.progress["wall_s"]) + time.time() - self.t0
 
+    def out_of_time(self) -> bool:
+        """The run's wall time reached its budget (`max_wall_s`, 0 = none)."""
+        return bool(self.cfg.max_wall_s) and self.wall_s() >= self.cfg.max_wall_s
+
 
 def resume_or_start(cfg: TrainConfig, run_dir: Path, resume: bool, state):
     """(learner state, replay/minibatch numpy RNG, progress counters): fresh, or restored from the
@@ -308,10 +318,7 @@ def collect(run: TrainRun, act) -> int:
     new = np.flatnonzero(was_resetting)
     if len(new):
         run.replay.add_frames(frame[new], np.ones(len(new), bool), new)
-    for ret, length in zip(run.tracker.returns[n_ep:], run.tracker.lengths[n_ep:]):
-        run.episode_log.write({"step": run.step, "return": ret, "length": length})
-        run.recent = (run.recent + [ret])[-10:]
-        run.progress["episodes"] += 1
+    run.recent = record_episodes(run.tracker, n_ep, run.episode_log, run.step, run.recent, run.progress)
     run.step += len(live)
     run.learner = run.learner.replace(key=key)
     return len(live)
@@ -330,15 +337,33 @@ def learn(run: TrainRun, update) -> None:
         run.updates += 1
 
 
+def log_row(step: int, updates: int, episodes: int, recent: list, metrics: dict, eps: float,
+            since: tuple[float, int, int], now: float, wall_s: float) -> dict:
+    """One log.csv row (LOG_FIELDS); speeds since the last row, `since` = (time, step, updates)."""
+    dt = max(now - since[0], 1e-9)
+    return {"step": step, "updates": updates, "episodes": episodes,
+            "return_mean10": float(np.mean(recent)) if recent else "",
+            "loss": float(metrics["loss"]), "mean_q": float(metrics["mean_q"]), "eps": round(eps, 4),
+            "env_sps": round((step - since[1]) / dt, 1), "ups": round((updates - since[2]) / dt, 2),
+            "wall_s": round(wall_s, 1)}
+
+
+def record_episodes(tracker: envs.EpisodeTracker, first: int, episode_log: CsvLog, step: int, recent: list,
+                    progress: dict) -> list:
+    """Write the games the tracker finished since index `first` into episodes.csv, count them in
+    `progress`; returns the last 10 returns."""
+    for ret, length in zip(tracker.returns[first:], tracker.lengths[first:]):
+        episode_log.write({"step": step, "return": ret, "length": length})
+        recent = (recent + [ret])[-10:]
+        progress["episodes"] += 1
+    return recent
+
+
 def log(run: TrainRun) -> dict:
     """Append a row to log.csv (step, updates, returns, loss, speeds) and return it."""
     now = time.time()
-    row = {"step": run.step, "updates": run.updates, "episodes": run.progress["episodes"],
-           "return_mean10": float(np.mean(run.recent)) if run.recent else "",
-           "loss": float(run.metrics["loss"]), "mean_q": float(run.metrics["mean_q"]),
-           "eps": round(run.eps, 4), "env_sps": round((run.step - run.step_log) / max(now - run.t_log, 1e-9), 1),
-           "ups": round((run.updates - run.updates_log) / max(now - run.t_log, 1e-9), 2),
-           "wall_s": round(run.wall_s(), 1)}
+    row = log_row(run.step, run.updates, run.progress["episodes"], run.recent, run.metrics, run.eps,
+                  (run.t_log, run.step_log, run.updates_log), now, run.wall_s())
     run.log.write(row)
     run.t_log, run.step_log, run.updates_log = now, run.step, run.updates
     return row
@@ -379,10 +404,10 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     checkpoints_written = 0
     bar = tqdm(total=cfg.total_steps, initial=run.step, disable=None if progress else True, unit="step",
                desc=f"train {cfg.env_id}", mininterval=1.0)
-    while run.step < cfg.total_steps and not (cfg.max_wall_s and run.wall_s() >= cfg.max_wall_s):
+    while run.step < cfg.total_steps and not run.out_of_time():
         bar.update(collect(run, act))
         learn(run, update)
-        if run.step >= next_log or run.step >= cfg.total_steps or (cfg.max_wall_s and run.wall_s() >= cfg.max_wall_s):
+        if run.step >= next_log or run.step >= cfg.total_steps or run.out_of_time():
             row = log(run)
             bar.set_postfix(ret=row["return_mean10"] if run.recent else "-", sps=row["env_sps"], refresh=False)
             next_log += cfg.log_every

@@ -23,14 +23,20 @@ class OutputError(ValueError):
     """An output path that cannot be written."""
 
 
+def refuse_special_file(path: Path, what: str = "output") -> Path:
+    """OutputError if `path` exists and is not a regular file (a device, FIFO, socket or folder:
+    writing would replace it by a regular file)."""
+    if path.exists() and not path.is_file():
+        raise OutputError(f"{what} path {str(path)!r} is not a regular file (a device, FIFO or socket); "
+                          "give a file name")
+    return path
+
+
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Call write(f) on a temporary file beside `path`, fsync it, rename it onto `path`.
     Only regular files are written: a device node, FIFO or socket at `path` is refused (the
     rename would replace it by a regular file)."""
-    path = Path(path)
-    if path.exists() and not path.is_file():
-        raise OutputError(f"output path {str(path)!r} exists and is not a regular file (a device, FIFO or "
-                          "socket); give a file name")
+    path = refuse_special_file(Path(path))
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         with tmp.open(mode) as f:
@@ -92,9 +98,7 @@ def check_writable(path: str | Path, what: str = "output") -> Path:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{what} path {str(path)!r} is a folder; give a file name")
-    if path.exists() and not path.is_file():
-        raise OutputError(f"{what} path {str(path)!r} is not a regular file (a device, FIFO or socket); "
-                          "give a file name")
+    refuse_special_file(path, what)
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError(f"{what} path {str(path)!r} is not writable")
     parent = path.parent if str(path.parent) else Path(".")

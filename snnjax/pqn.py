@@ -19,6 +19,7 @@ episodes.csv, checkpoints/, qnetwork.npz, eval.json) and resumes the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,8 @@ import optax
 from snnjax import agents, checkpoint, envs
 from snnjax.compile import FastJit
 from snnjax.config import ConfigError, TrainConfig
-from snnjax.dqn import (LOG_FIELDS, CsvLog, epsilon, finish_run, make_optimizer, prepare_run_dir, resume_or_start,
-                        train_env)
+from snnjax.dqn import (LOG_FIELDS, CsvLog, epsilon, finish_run, init_params, log_row, make_optimizer,
+                        prepare_run_dir, record_episodes, resume_or_start, train_env, warm_start_params)
 from snnjax.models import make_network
 
 
@@ -103,12 +104,9 @@ def make_update(network, optimizer):
 
 
 def init_state(cfg: TrainConfig, network, optimizer, obs_shape) -> PQNState:
-    key = jax.random.key(cfg.seed)
-    key, init_key = jax.random.split(key)
-    params = network.init(init_key, jnp.zeros((1, *obs_shape), jnp.uint8 if cfg.network == "nature" else jnp.float32))["params"]
+    """A fresh learner; with `init_from` (a new run, not a resume) its parameters are that Q-network's."""
+    key, params = init_params(cfg, network, obs_shape)
     if cfg.init_from:
-        from snnjax.dqn import warm_start_params
-
         params = warm_start_params(params, cfg.init_from, network.num_actions)
     return PQNState(params=params, opt_state=optimizer.init(params), key=key,
                     step=jnp.asarray(0, jnp.int32), updates=jnp.asarray(0, jnp.int32))
@@ -128,7 +126,9 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     obs_shape, num_actions = envs.env_info(cfg.env_id)
     network = make_network(cfg.network, num_actions, cfg.mlp_hidden)
     optimizer = make_optimizer(cfg)
-    state, np_rng, prog = resume_or_start(cfg, run_dir, resume, init_state(cfg, network, optimizer, obs_shape))
+    # A resume restores the learner: no warm-start file is read for it.
+    fresh = init_state(dataclasses.replace(cfg, init_from="") if resume else cfg, network, optimizer, obs_shape)
+    state, np_rng, prog = resume_or_start(cfg, run_dir, resume, fresh)
     log = CsvLog(run_dir / "log.csv", LOG_FIELDS, prog["log_rows"] if resume else None)
     episode_log = CsvLog(run_dir / "episodes.csv", ("step", "return", "length"), prog["episode_rows"] if resume else None)
     env = train_env(cfg, prog["resumes"])
@@ -177,10 +177,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
             n_ep = len(tracker.returns)
             counted, _ = tracker.step(rew, term, trunc, info)
             rew_t[t], term_t[t], valid_t[t] = rew, np.asarray(term, np.float32), counted
-            for ret, length in zip(tracker.returns[n_ep:], tracker.lengths[n_ep:]):
-                episode_log.write({"step": step, "return": ret, "length": length})
-                recent = (recent + [ret])[-10:]
-                prog["episodes"] += 1
+            recent = record_episodes(tracker, n_ep, episode_log, step, recent, prog)
             step += int(counted.sum())
         _, qmax_last = act(state.params, obs, state.key, np.float32(0.0))
         next_qmax = np.concatenate([qmax_t[1:], np.asarray(qmax_last)[None]], axis=0)
@@ -198,11 +195,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
         bar.update(step - bar.n)
         if step >= next_log or step >= cfg.total_steps or out_of_time():
             now = time.time()
-            row = {"step": step, "updates": updates, "episodes": prog["episodes"],
-                   "return_mean10": float(np.mean(recent)) if recent else "", "loss": float(metrics["loss"]),
-                   "mean_q": float(metrics["mean_q"]), "eps": round(eps, 4),
-                   "env_sps": round((step - step_log) / max(now - t_log, 1e-9), 1),
-                   "ups": round((updates - upd_log) / max(now - t_log, 1e-9), 2), "wall_s": round(wall_s(), 1)}
+            row = log_row(step, updates, prog["episodes"], recent, metrics, eps, (t_log, step_log, upd_log), now, wall_s())
             log.write(row)
             bar.set_postfix(ret=row["return_mean10"] if recent else "-", sps=row["env_sps"], refresh=False)
             t_log, step_log, upd_log = now, step, updates
