@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.checkpoint import dequantize_int8, load_qnetwork, quantize_int8
-from snnjax.convert import convert, from_qnetwork
-from snnjax.evaluation import collect_observations
+from snnjax.conversion.normalize import convert, from_qnetwork
+from snnjax.nets.checkpoint import dequantize_int8, load_qnetwork, quantize_int8
+from snnjax.rl.play import collect_observations
 from snnjax.snn import q_values, simulate, to_int8
 
 

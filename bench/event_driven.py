@@ -2,9 +2,16 @@
 # usage: python bench/event_driven.py OUT.json   (prints one row per layer x rows x firing rate)
 """Event-driven propagation for the dense layers, measured: dense matmul vs gathering the weight
 rows of the inputs that spiked (fixed capacity K per row so shapes stay static under jit)."""
-import jax, jax.numpy as jnp, numpy as np, time, json, sys
-from snnjax.bench import _time
-from snnjax.compile import FastJit
+import json
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from snnjax.core.compile import FastJit
+from snnjax.experiments.speed import best_time
+
 rng = np.random.default_rng(0)
 out = []
 for n_in, n_out, name in ((3136, 512, "fc1 (3136->512)"), (512, 6, "q (512->6)")):
@@ -23,7 +30,7 @@ for n_in, n_out, name in ((3136, 512, "fc1 (3136->512)"), (512, 6, "q (512->6)")
 
             t_d, t_e = [], []
             for _ in range(3):
-                t_d.append(_time(dense, S, W, repeat=1, min_time=0.2)); t_e.append(_time(event, S, W, repeat=1, min_time=0.2))
+                t_d.append(best_time(dense, S, W, repeat=1, min_time=0.2)); t_e.append(best_time(event, S, W, repeat=1, min_time=0.2))
             r = {"layer": name, "rows": rows, "rate": rate, "K": K, "dense_us": 1e6 * np.median(t_d), "event_us": 1e6 * np.median(t_e)}
             r["event_over_dense"] = r["event_us"] / r["dense_us"]
             print(r, flush=True); out.append(r)

@@ -23,18 +23,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.bench import _time, bench_network, flops_per_decision, matmul_peak
-from snnjax.compile import FastJit
-from snnjax.readout import robust_rate
+from snnjax.core.compile import FastJit
+from snnjax.experiments.speed import bench_network, best_time, flops_per_decision, matmul_peak
 from snnjax.snn import (
-    if_update,
     choose_method,
     fanout,
+    if_update,
     layer_current,
     prepare_input,
     simulate_fn,
     simulate_one,
 )
+from snnjax.snn.readout import robust_rate
 
 T = int(sys.argv[2]) if len(sys.argv) > 2 else 500
 snn = bench_network()
@@ -94,9 +94,9 @@ for B in (16, 64):
     secs = {k: [] for k in (*progs, "currents only", "a*x+b")}
     for _ in range(3):
         for name, (f, args) in progs.items():
-            secs[name].append(_time(f, *args, repeat=1, min_time=0.0) / T)
-        secs["currents only"].append(sum(_time(f, s, repeat=1, min_time=0.2) for f, s in zip(layer_fns, spikes)))
-        secs["a*x+b"].append(_time(axpb, state, repeat=1, min_time=0.2))
+            secs[name].append(best_time(f, *args, repeat=1, min_time=0.0) / T)
+        secs["currents only"].append(sum(best_time(f, s, repeat=1, min_time=0.2) for f, s in zip(layer_fns, spikes)))
+        secs["a*x+b"].append(best_time(axpb, state, repeat=1, min_time=0.2))
     ms = {k: 1e3 * float(np.median(v)) for k, v in secs.items()}
     step_flop = B * 2 * sum(macs[1:])
     row = {"B": B, "default_method": "{} (chunk {})".format(*choose_method(B, T)), "ms_per_step": ms,

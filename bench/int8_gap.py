@@ -4,7 +4,7 @@
 usage: python bench/int8_gap.py [B] [T]      (default B = 64, T = 100; prints a table)
 
 Side by side in one process, round-robin medians, per time step of the per-step scan on B
-observations of the int8 bench network (`snnjax.bench.bench_network`):
+observations of the int8 bench network (`snnjax.experiments.speed.bench_network`):
   step          the default's loop (IF of every layer, int8 currents, readout state)
   layers only   the same four int8 library calls per step on fixed spike maps (no IF work)
   IF only       the IF updates of every layer on fixed currents (no matmuls)
@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.bench import bench_network, matmul_peak
+from snnjax.experiments.speed import bench_network, matmul_peak
 from snnjax.snn import if_step, input_current, spike_current
 
 

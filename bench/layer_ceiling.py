@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.bench import _time, bench_network, matmul_peak
-from snnjax.compile import FastJit
+from snnjax.core.compile import FastJit
+from snnjax.experiments.speed import bench_network, best_time, matmul_peak
 from snnjax.snn import fanout, layer_current
 
 
@@ -48,7 +48,7 @@ for rows in (16, 64, 512):
         secs = {k: [] for k in progs}
         for _ in range(3):
             for k, f in progs.items():
-                secs[k].append(_time(f, x, repeat=1, min_time=0.3))
+                secs[k].append(best_time(f, x, repeat=1, min_time=0.3))
         for k, s in secs.items():
             t = float(np.median(s))
             gf = 2 * macs[l] * rows / t / 1e9

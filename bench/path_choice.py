@@ -1,11 +1,16 @@
 #!/usr/bin/env python
 # usage: python bench/path_choice.py OUT.json   (the measurements behind snnjax.snn.choose_method)
 """Round-robin medians: simulation paths at several (T, B), same compile option unless named."""
-import json, sys, time
-import jax, jax.numpy as jnp, numpy as np
-from snnjax.bench import bench_network, _time
-from snnjax.compile import FastJit
-from snnjax.snn import simulate_fn, auto_chunk
+import json
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from snnjax.core.compile import FastJit
+from snnjax.experiments.speed import bench_network, best_time
+from snnjax.snn import auto_chunk, simulate_fn
 
 snn = bench_network(6)
 rng = np.random.default_rng(1)
@@ -27,7 +32,7 @@ for T, B in shapes:
     times = {k: [] for k in fns}
     for r in range(3):
         for k, f in fns.items():
-            times[k].append(_time(f, snn, obs, repeat=1, min_time=0.0))
+            times[k].append(best_time(f, snn, obs, repeat=1, min_time=0.0))
     res[f"{T},{B}"] = {k: B / float(np.median(v)) for k, v in times.items()}
     print(T, B, {k: round(v, 2) for k, v in res[f"{T},{B}"].items()}, flush=True)
 json.dump(res, open(sys.argv[1], "w"), indent=1)

@@ -10,7 +10,7 @@ spikes x int8 kernels -> int32 through `torch._int_mm` (oneDNN's s8 x s8 -> s32 
 as im2col of the int8 spike maps, channels last, by strided views), times the channel scale, plus
 the bias: the same exact integer sums as
 snnjax's int8 path, so the two agree on every action (checked below). Both run the same int8
-network (`snnjax.bench.bench_network`); timings are medians of round-robin rounds; the table goes
+network (`snnjax.experiments.speed.bench_network`); timings are medians of round-robin rounds; the table goes
 into the `torch` section of the Markdown file.
 """
 
@@ -90,8 +90,8 @@ def main(argv=None) -> int:
     import jax.numpy as jnp
     import torch
 
-    from snnjax.bench import _time, bench_network, flops_per_decision, write_section
-    from snnjax.compile import FastJit
+    from snnjax.core.compile import FastJit
+    from snnjax.experiments.speed import bench_network, best_time, flops_per_decision, write_section
     from snnjax.snn import choose_method, simulate_fn
 
     T = args.time_steps
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         agree = float((ours.argmax(-1) == theirs.argmax(-1)).mean())
         t_jax, t_torch = [], []
         for _ in range(args.rounds):
-            t_jax.append(_time(f, snn, jo, repeat=1, min_time=0.2))
+            t_jax.append(best_time(f, snn, jo, repeat=1, min_time=0.2))
             t0 = time.perf_counter()
             torch_naive(layers, obs, T, snn.input_scale)
             t_torch.append(time.perf_counter() - t0)

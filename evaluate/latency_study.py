@@ -17,9 +17,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from snnjax import latency
-from snnjax.benchmark import replace_section
-from snnjax.checkpoint import load_qnetwork
+from snnjax.experiments import latency
+from snnjax.experiments.benchmark import replace_section
+from snnjax.nets.checkpoint import load_qnetwork
 
 ROOT = Path(__file__).resolve().parents[1]
 LATENCY_BEGIN, LATENCY_END = "<!-- latency:begin -->", "<!-- latency:end -->"
@@ -41,7 +41,7 @@ DQN's greedy action. Methods, none of which retrains:
 - `all`: channel-wise + V(0) = V_thr / 2 + its own automatic percentile
 
 A non-spiking integrating output layer ranks actions exactly like the robust readout
-(`snnjax/readout.py`), so its curve is the `paper` curve. With {frames} frames the standard
+(`snnjax/snn/readout.py`), so its curve is the `paper` curve. With {frames} frames the standard
 error of a conversion rate near 0.9 is about {se:.1f} percentage points.
 
 ## Headline: smallest T reaching the paper's T = 500 conversion rate (p = {p})

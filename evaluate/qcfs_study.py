@@ -22,12 +22,12 @@ import platform
 import sys
 from pathlib import Path
 
-
-from snnjax import benchmark, experiment, latency, stats
-from snnjax.benchmark import replace_section
-from snnjax.checkpoint import load_qnetwork
-from snnjax.config import EvalConfig
-from snnjax.io import savefig, write_json
+from snnjax.core import stats
+from snnjax.core.io import savefig, write_json
+from snnjax.experiments import benchmark, grid, latency
+from snnjax.experiments.benchmark import replace_section
+from snnjax.nets.checkpoint import load_qnetwork
+from snnjax.rl.config import EvalConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- qcfs:begin -->", "<!-- qcfs:end -->"
@@ -35,9 +35,9 @@ PLAY_T = (4, 8, 16)
 
 
 def finetune(model: Path, out: Path, levels: int, steps: int, frames: int) -> None:
-    from snnjax import qcfs
-    from snnjax.convert import from_qnetwork
-    from snnjax.evaluation import collect_observations
+    from snnjax.conversion import qcfs
+    from snnjax.conversion.normalize import from_qnetwork
+    from snnjax.rl.play import collect_observations
 
     if out.exists():
         print(f"{model.stem}: reusing {out}")
@@ -56,9 +56,9 @@ def ann_agreement(model: Path, qpath: Path, frames: int) -> float:
     import jax
     import jax.numpy as jnp
 
-    from snnjax import qcfs
-    from snnjax.convert import from_qnetwork
-    from snnjax.evaluation import collect_observations
+    from snnjax.conversion import qcfs
+    from snnjax.conversion.normalize import from_qnetwork
+    from snnjax.rl.play import collect_observations
     from snnjax.snn import q_values
 
     params, meta = load_qnetwork(model)
@@ -165,8 +165,8 @@ def main(argv=None) -> int:
         finetune(model, qpath, args.levels, args.steps, 15000)
         curves = latency.run(model, None, 99.9, rdir / f"latency_{game}.json", qcfs=qpath, overwrite=True)
         cfg = EvalConfig(time_steps=PLAY_T, percentiles=(99.9,), episodes=args.episodes)
-        play = experiment.run_grid(model, [game], cfg, rdir / f"play_{game}", qcfs=qpath, progress=False)
-        from snnjax import qcfs
+        play = grid.run_grid(model, [game], cfg, rdir / f"play_{game}", qcfs=qpath, progress=False)
+        from snnjax.conversion import qcfs
 
         ft = qcfs.load(qpath)[3]["finetune"]
         results[game] = {"curves": curves, "play": play, "finetune": ft,

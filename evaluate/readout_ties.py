@@ -25,10 +25,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.benchmark import held_out_frames
-from snnjax.checkpoint import load_qnetwork
-from snnjax.convert import ActivationStats, check_percentile, from_qnetwork, normalize
-from snnjax.evaluation import collect_observations
+from snnjax.conversion.normalize import ActivationStats, check_percentile, from_qnetwork, normalize
+from snnjax.experiments.benchmark import held_out_frames
+from snnjax.nets.checkpoint import load_qnetwork
+from snnjax.rl.play import collect_observations
 from snnjax.snn import q_values, simulate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -47,8 +47,8 @@ def score_at(curve, hours: float) -> float | None:
 
 def score_pilot(run: Path, episodes: int) -> dict:
     """The pilot's network as it would ship (int8) under the paper's protocol."""
-    from snnjax.checkpoint import dequantize_int8, load_qnetwork, quantize_int8
-    from snnjax.evaluation import score_dqn
+    from snnjax.nets.checkpoint import dequantize_int8, load_qnetwork, quantize_int8
+    from snnjax.rl.play import score_dqn
 
     params, meta = load_qnetwork(run / "qnetwork.npz")
     params = {layer: dict(v, kernel=dequantize_int8(*quantize_int8(np.asarray(v["kernel"]))))
@@ -64,7 +64,7 @@ def normalized(score: float, random: float, paper: float) -> float:
 
 
 def study(runs: Path, episodes: int, store: Path) -> dict:
-    from snnjax.io import write_json
+    from snnjax.core.io import write_json
 
     done = json.loads(store.read_text()) if store.exists() else {}
     store.parent.mkdir(parents=True, exist_ok=True)
@@ -86,8 +86,8 @@ def report(runs: Path, scored: dict, out_dir: Path) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from snnjax import report as rep
-    from snnjax.stats import welch_p
+    from snnjax.core.stats import welch_p
+    from snnjax.experiments import report as rep
 
     paper = rep.paper_table(1)
     recipes = sorted({p.parent.name for p in runs.glob("*/*") if (p / "log.csv").exists()})
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
     ap.add_argument("--figures", default="results/recipe_study")
     ap.add_argument("--out", default="BENCHMARKS.md", help="Markdown file whose recipe-study section is rewritten")
     args = ap.parse_args(argv)
-    from snnjax.bench import write_section
+    from snnjax.experiments.speed import write_section
 
     runs = Path(args.runs)
     if not runs.is_dir():

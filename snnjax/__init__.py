@@ -9,10 +9,19 @@ Event-Driven Spiking Neural Networks" (AAAI 2021) in JAX. Public API:
     res.robust, res.normal, res.membrane, res.spike_counts, res.potentials
 """
 
-from snnjax.convert import ActivationStats, ConvertError, convert, from_qnetwork, normalize
-from snnjax.readout import normal_rate, robust_rate, select_action
-from snnjax.snn import (SimulationError, SimulationResult, SpikingNetwork, ann_forward, ann_macs,
-                        firing_rates, simulate, simulate_one, synaptic_ops)
+from snnjax.conversion.normalize import ActivationStats, ConvertError, convert, from_qnetwork, normalize
+from snnjax.snn import (
+    SimulationError,
+    SimulationResult,
+    SpikingNetwork,
+    ann_forward,
+    ann_macs,
+    firing_rates,
+    simulate,
+    simulate_one,
+    synaptic_ops,
+)
+from snnjax.snn.readout import normal_rate, robust_rate, select_action
 
 __all__ = [
     "ActivationStats", "ConvertError", "SimulationError", "SimulationResult", "SpikingNetwork",
@@ -25,7 +34,7 @@ __version__ = "0.1.0"
 
 def load_qnetwork(path) -> SpikingNetwork:
     """Load a Q-network file (`snnjax train` output or `models/*.npz`) as an analog network."""
-    from snnjax.checkpoint import load_qnetwork as _load
+    from snnjax.nets.checkpoint import load_qnetwork as _load
 
     params, meta = _load(path)
     return from_qnetwork(params, meta)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 DEFAULT_CHECKPOINT = "models/Breakout-v5.npz"  # the main job's model
 
 
@@ -22,16 +21,16 @@ class UsageError(ValueError):
 
 
 def _known_errors():
-    """Every error class that means bad input: all subclass ValidationError (snnjax.validate)."""
-    from snnjax.io import OutputError
-    from snnjax.validate import ValidationError
+    """Every error class that means bad input: all subclass ValidationError (snnjax.core.validate)."""
+    from snnjax.core.io import OutputError
+    from snnjax.core.validate import ValidationError
 
     return (UsageError, ValidationError, OutputError)
 
 
 def cmd_train(args) -> int:
-    from snnjax import config as config_mod
-    from snnjax.dqn import train
+    from snnjax.rl import config as config_mod
+    from snnjax.rl.training import train
 
     cfg = config_mod.load(args.config, args.set)
     run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / f"{cfg.env_id}-seed{cfg.seed}"
@@ -59,7 +58,7 @@ def _ints(text: str) -> list[int]:
 def _games(args) -> list[str]:
     """The games asked for (envpool ids; "Pong" means "Pong-v5"). Sets args.checkpoint when it was
     not given: models/<game>.npz for one --game, models/ for --games, else the main job's model."""
-    from snnjax.envs import check_env_id
+    from snnjax.rl.envs import check_env_id
 
     if args.games:
         games = [check_env_id(g.strip()) for g in args.games.split(",") if g.strip()]
@@ -72,7 +71,7 @@ def _games(args) -> list[str]:
         args.checkpoint = args.checkpoint or f"models/{game}.npz"
         return [game]
     args.checkpoint = args.checkpoint or DEFAULT_CHECKPOINT
-    from snnjax.checkpoint import load_qnetwork
+    from snnjax.nets.checkpoint import load_qnetwork
 
     ckpt = Path(args.checkpoint)
     if ckpt.is_dir():
@@ -88,7 +87,7 @@ SWEEP_DEFAULTS = {"time_steps": (50, 100, 200, 500, 1000), "percentiles": (99, 9
 
 def _eval_config(args, time_steps, percentiles, defaults=None):
     """defaults <- --config TOML <- --set <- flags given (None: not given)."""
-    from snnjax.config import load_eval
+    from snnjax.rl.config import load_eval
 
     given = {k: v for k in EVAL_FLAGS if (v := getattr(args, k)) is not None and v is not False}
     if time_steps is not None:
@@ -99,8 +98,9 @@ def _eval_config(args, time_steps, percentiles, defaults=None):
 
 
 def _run(args, time_steps, percentiles, defaults=None) -> int:
-    from snnjax import io, parallel, report
-    from snnjax.experiment import run_grid
+    from snnjax.core import io, parallel
+    from snnjax.experiments import report
+    from snnjax.experiments.grid import run_grid
 
     if args.distributed or args.coordinator or args.num_processes is not None:
         parallel.initialize(args.coordinator, args.num_processes, args.process_id)
@@ -121,8 +121,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from snnjax import io
-    from snnjax.plots import figure1
+    from snnjax.core import io
+    from snnjax.experiments.plots import figure1
 
     code = _run(args, None if args.time_steps is None else _ints(args.time_steps),
                 None if args.percentiles is None else _floats(args.percentiles), SWEEP_DEFAULTS)
@@ -135,15 +135,15 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from snnjax.checkpoint import load_qnetwork
-    from snnjax.convert import convert, from_qnetwork, save_snn
-    from snnjax import io, validate
-    from snnjax.envs import check_env_id
-    from snnjax.evaluation import collect_observations
+    from snnjax.conversion.normalize import convert, from_qnetwork, save_snn
+    from snnjax.core import io, validate
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.envs import check_env_id, check_fits
+    from snnjax.rl.play import collect_observations
 
     params, meta = load_qnetwork(args.checkpoint)
     game = check_env_id(args.game) if args.game else meta["env_id"]
-    validate.game_fits(game, meta["num_actions"], meta["obs_shape"], f"checkpoint {args.checkpoint!r}")
+    check_fits(game, meta["num_actions"], meta["obs_shape"], f"checkpoint {args.checkpoint!r}")
     if args.percentile != "auto":
         ps = _floats(args.percentile)
         if len(ps) != 1:
@@ -157,7 +157,7 @@ def cmd_convert(args) -> int:
     ann = from_qnetwork(params, meta)
     cal = collect_observations(ann, game, args.calibration_frames, args.seed, progress=not args.no_progress)
     if args.percentile == "auto":
-        from snnjax.convert import auto_percentile
+        from snnjax.conversion.normalize import auto_percentile
 
         percentile, rates = auto_percentile(ann, cal, args.auto_time_steps, channelwise=args.channelwise,
                                             v_thr=args.v_thr)
@@ -175,11 +175,10 @@ def cmd_convert(args) -> int:
 
 
 def cmd_export_nir(args) -> int:
-    from snnjax.convert import load_snn
-
     import importlib.util
 
-    from snnjax.nir_export import export_nir
+    from snnjax.conversion.nir import export_nir
+    from snnjax.conversion.normalize import load_snn
 
     if importlib.util.find_spec("nir") is None:
         raise UsageError("export-nir needs the optional nir package: pip install 'snnjax[nir]'") from None
@@ -190,7 +189,7 @@ def cmd_export_nir(args) -> int:
 
 
 def cmd_latency(args) -> int:
-    from snnjax.latency import output_paths, run
+    from snnjax.experiments.latency import output_paths, run
 
     run(args.checkpoint, args.game, args.percentile, args.out, frames=args.frames,
         calibration_frames=args.calibration_frames, t_max=args.t_max, seed=args.seed,
@@ -202,15 +201,16 @@ def cmd_latency(args) -> int:
 
 
 def cmd_finetune(args) -> int:
-    from snnjax import io, qcfs, validate
-    from snnjax.checkpoint import load_qnetwork
-    from snnjax.convert import from_qnetwork
-    from snnjax.envs import check_env_id
-    from snnjax.evaluation import collect_observations
+    from snnjax.conversion import qcfs
+    from snnjax.conversion.normalize import from_qnetwork
+    from snnjax.core import io, validate
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.envs import check_env_id, check_fits
+    from snnjax.rl.play import collect_observations
 
     params, meta = load_qnetwork(args.checkpoint)
     game = check_env_id(args.game) if args.game else meta["env_id"]
-    validate.game_fits(game, meta["num_actions"], meta["obs_shape"], f"checkpoint {args.checkpoint!r}")
+    check_fits(game, meta["num_actions"], meta["obs_shape"], f"checkpoint {args.checkpoint!r}")
     validate.count(args.levels, "--levels", 1, 1024)
     validate.count(args.steps, "--steps")
     validate.count(args.frames, "--frames", args.batch_size)
@@ -228,7 +228,7 @@ def cmd_finetune(args) -> int:
 
 
 def cmd_ship(args) -> int:
-    from snnjax.ship import ship
+    from snnjax.experiments.ship import ship
 
     if args.episodes < 2:
         raise UsageError(f"--episodes must be >= 2 (Welch's test needs two scores), got {args.episodes}")
@@ -237,8 +237,8 @@ def cmd_ship(args) -> int:
 
 
 def cmd_rescore(args) -> int:
-    from snnjax.checkpoint import load_qnetwork
-    from snnjax.ship import rescore
+    from snnjax.experiments.ship import rescore
+    from snnjax.nets.checkpoint import load_qnetwork
 
     if args.qnetwork and len(args.models) != 1:
         raise UsageError("--qnetwork belongs to one model; name one model")
@@ -250,7 +250,7 @@ def cmd_rescore(args) -> int:
 
 
 def cmd_campaign(args) -> int:
-    from snnjax import campaign
+    from snnjax.experiments import campaign
 
     if args.episodes < 2:
         raise UsageError(f"--episodes must be >= 2 (Welch's test needs two scores), got {args.episodes}")
@@ -268,7 +268,7 @@ def cmd_campaign(args) -> int:
 
 
 def cmd_benchmark(args) -> int:
-    from snnjax import benchmark, campaign
+    from snnjax.experiments import benchmark, campaign
 
     if args.episodes < 2:
         raise UsageError(f"--episodes must be >= 2 (Welch's test needs two scores), got {args.episodes}")
@@ -283,8 +283,8 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from snnjax import io, validate
-    from snnjax.bench import run
+    from snnjax.core import io, validate
+    from snnjax.experiments.speed import run
 
     validate.time_steps(_ints(args.time_steps), "--time-steps")
     for name, text in (("--agents", args.agents), ("--episodes", args.episodes)):

@@ -14,8 +14,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def cartpole_run(tmp_path_factory):
     """Train the CartPole config once with its default budget (about a minute on 2 cores)."""
-    from snnjax import config
-    from snnjax.dqn import train
+    from snnjax.rl import config
+    from snnjax.rl.training import train
 
     cfg = config.load(ROOT / "configs" / "cartpole.toml")
     run_dir = tmp_path_factory.mktemp("cartpole") / "run"
@@ -28,8 +28,8 @@ def random_nature(num_actions: int = 6, seed: int = 0, n_obs: int = 5, scale: fl
     import jax
     import numpy as np
 
-    from snnjax.convert import from_params
-    from snnjax.models import NatureDQN, init_params, layer_specs
+    from snnjax.conversion.normalize import from_params
+    from snnjax.nets.models import NatureDQN, init_params, layer_specs
 
     net = NatureDQN(num_actions)
     params = init_params(net, (4, 84, 84), jax.random.key(seed))

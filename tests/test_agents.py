@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from snnjax import agents
+
+from snnjax.rl import agents
 
 
 def test_epsilon_greedy_extremes_and_shared_draws():
@@ -41,11 +41,12 @@ def test_per_env_draws_do_not_depend_on_which_envs_are_asked():
 
 def test_act_jit_equals_no_jit():
     from conftest import random_nature
-    from snnjax.evaluation import dqn_agent
+
+    from snnjax.rl.agents import dqn_agent
 
     ann, obs = random_nature(num_actions=4, n_obs=6)
     agent = agents.side_by_side(agents.snn_agent(4, 5, (2, 5), batch=3), dqn_agent(ann, 0.3))
-    from snnjax.convert import convert
+    from snnjax.conversion.normalize import convert
 
     pop = jax.tree_util.tree_map(lambda x: x[None], convert(ann, obs, 99.0))
     o = jnp.asarray(obs).reshape(2, 3, *obs.shape[1:])
@@ -71,8 +72,8 @@ def test_side_by_side_refuses_other_action_counts():
 
 def test_an_episode_does_not_depend_on_how_many_are_played():
     """Episode e's score depends only on (model, seed, e): 2 episodes are the first 2 of 3."""
-    from snnjax.checkpoint import load_qnetwork
-    from snnjax.evaluation import score_dqn
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.play import score_dqn
 
     params, meta = load_qnetwork(ROOT / "models" / "Pong-v5.npz")
     r2, l2 = score_dqn(params, meta, 2, seed=4, eps=0.3, max_episode_steps=150)
@@ -88,9 +89,9 @@ TRAINER_SHA256 = "4937e05661e62573cf8a5fd8066f9d42798fa1c04db638b0f9ae95a4e43976
 
 
 def test_trainer_parameters_unchanged_by_the_refactor(tmp_path):
-    from snnjax import config
-    from snnjax.checkpoint import load_qnetwork
-    from snnjax.dqn import train
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl import config
+    from snnjax.rl.training import train
 
     cfg = config.load(ROOT / "configs" / "campaign.toml",
                       ["total_steps=2000", "num_envs=4", "replay_capacity=4000", "learning_starts=400",

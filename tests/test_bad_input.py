@@ -8,7 +8,6 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 BREAKOUT = ROOT / "models" / "Breakout-v5.npz"
@@ -178,7 +177,7 @@ def test_bad_input_one_line_error_and_nothing_written(line, match, bad, capsys, 
 
 def test_observations_with_nan_are_refused():
     import snnjax
-    from snnjax.convert import ConvertError
+    from snnjax.conversion.normalize import ConvertError
     from snnjax.snn import SimulationError
 
     ann = snnjax.load_qnetwork(CARTPOLE)
@@ -192,7 +191,7 @@ def test_observations_with_nan_are_refused():
 
 
 def test_results_json_is_strict(tmp_path):
-    from snnjax import io
+    from snnjax.core import io
 
     io.write_json(tmp_path / "r.json", {"a": float("nan"), "b": [1.0, float("inf")], "c": np.float32(2.5)})
     text = (tmp_path / "r.json").read_text()

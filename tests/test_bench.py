@@ -1,6 +1,6 @@
 """Smoke run of `snnjax bench` with tiny sizes: tables are produced and sections are replaced."""
 
-from snnjax.bench import run, write_section
+from snnjax.experiments.speed import run, write_section
 
 
 def test_bench_smoke_writes_section(tmp_path):
@@ -40,12 +40,11 @@ def test_bench_paths_agree_and_the_default_runs_int8():
     """Every path the bench times computes the same readouts: the int8 programs bit for bit among
     themselves, the float32 ones (the current float32 path, the previous default carried on V, the
     naive loop) among themselves; the default's compiled loop convolves int8 spikes."""
-    import jax
     import jax.numpy as jnp
     import numpy as np
 
-    from snnjax.bench import bench_network, simulation_paths
-    from snnjax.compile import FastJit
+    from snnjax.core.compile import FastJit
+    from snnjax.experiments.speed import bench_network, simulation_paths
     from snnjax.snn import float32_only
 
     snn = bench_network()

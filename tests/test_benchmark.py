@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
-from snnjax import benchmark, latency
+
+from snnjax.experiments import benchmark, latency
 
 TIMES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 
@@ -74,7 +74,7 @@ def test_benchmark_cli_end_to_end_and_resume(tmp_path):
     and other settings are refused instead of silently replacing the stored run."""
     md = tmp_path / "R.md"
     args = [sys.executable, "-c",
-            "import sys; from pathlib import Path; from snnjax import benchmark; "
+            "import sys; from pathlib import Path; from snnjax.experiments import benchmark; "
             "benchmark.run(['Breakout-v5', 'Atlantis-v5'], Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), "
             "episodes=2, play_budget_s=float(sys.argv[4]), progress=False, calibration_frames=200, held_out=8, "
             "max_episode_steps=60)",

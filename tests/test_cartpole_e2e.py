@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import snnjax
-from snnjax.evaluation import collect_observations
+from snnjax.rl.play import collect_observations
 from snnjax.snn import ann_forward, prepare_input
 
 

@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 CARTPOLE_MODEL = ROOT / "models" / "CartPole-v1.npz"
@@ -48,7 +47,7 @@ def test_convert_writes_documented_npz(tmp_path):
         assert list(d["layer_order"]) == ["fc1", "fc2", "q"]
         assert str(d["fc1/kind"]) == "dense" and float(d["v_thr"]) == 1.0
         assert d["fc1/weight"].shape == (4, 128) and float(d["percentile"]) == pytest.approx(99.9)
-    from snnjax.convert import load_snn
+    from snnjax.conversion.normalize import load_snn
     from snnjax.snn import simulate
 
     snn = load_snn(out)

@@ -1,9 +1,8 @@
 import pytest
-
-from snnjax import config
-from snnjax.config import ConfigError
-
 from conftest import ROOT
+
+from snnjax.rl import config
+from snnjax.rl.config import ConfigError
 
 
 @pytest.mark.parametrize("name", ["cartpole", "atari_cpu", "nature_dqn"])
@@ -45,7 +44,7 @@ def test_bad_types_and_missing_file(tmp_path):
 
 
 def test_eval_config_layers_and_the_paper_file(tmp_path):
-    from snnjax.config import EvalConfig, load_eval
+    from snnjax.rl.config import EvalConfig, load_eval
 
     paper = load_eval(ROOT / "configs" / "eval_paper.toml")
     assert paper.time_steps == (500,) and paper.percentiles == (99.9, 99.99) and paper.episodes == 50
@@ -70,8 +69,8 @@ def test_eval_config_layers_and_the_paper_file(tmp_path):
     (["epsilon=0.1"], "unknown config key 'epsilon' \\(did you mean 'eps'\\?\\)"),
 ])
 def test_eval_config_bad_values_name_the_value(over, match):
-    from snnjax.config import load_eval
-    from snnjax.validate import ValidationError
+    from snnjax.core.validate import ValidationError
+    from snnjax.rl.config import load_eval
 
     with pytest.raises(ValidationError, match=match):
         load_eval(None, over)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from conftest import random_nature
 
-from snnjax.convert import ActivationStats, ConvertError, TopK, convert, from_params, normalize
-from snnjax.models import LayerSpec
+from snnjax.conversion.normalize import ActivationStats, ConvertError, TopK, convert, from_params, normalize
+from snnjax.nets.models import LayerSpec
 from snnjax.snn import ann_forward, prepare_input
 
 
@@ -95,7 +95,7 @@ def test_empty_calibration_and_unknown_layer(nature):
 
 
 def test_auto_percentile_picks_best_conversion_rate(nature):
-    from snnjax.convert import auto_percentile
+    from snnjax.conversion.normalize import auto_percentile
     from snnjax.snn import simulate
 
     ann, obs = nature

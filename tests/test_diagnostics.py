@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
-
-from snnjax.diagnostics import error_analysis
-
 from test_snn import tiny_net
+
+from snnjax.snn.diagnostics import error_analysis
 
 
 def test_four_cases_by_hand():

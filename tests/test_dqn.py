@@ -3,9 +3,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from snnjax.config import ConfigError, TrainConfig
-from snnjax.dqn import epsilon, init_state, make_optimizer, make_update, td_target
-from snnjax.models import MLPQNetwork
+from snnjax.nets.models import MLPQNetwork
+from snnjax.rl.config import ConfigError, TrainConfig
+from snnjax.rl.dqn import epsilon, init_state, make_optimizer, make_update, td_target
 
 
 def test_td_target_hand_worked():

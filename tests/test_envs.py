@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from snnjax import envs
+from snnjax.rl import envs
 
 
 def test_unknown_game_suggests_closest():
@@ -49,8 +49,8 @@ def test_raw_score_bookkeeping_on_breakout_training_env():
 
 
 def test_eval_episodes_truncate_at_cap_and_count_no_reset_step():
-    from snnjax.agents import random_agent
-    from snnjax.play import play
+    from snnjax.rl.agents import random_agent
+    from snnjax.rl.play import play
 
     res = play(random_agent(6), None, "Pong-v5", 3, num_agents=2, max_episode_steps=40)
     assert res.lengths.shape == (2, 3)

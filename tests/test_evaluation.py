@@ -4,13 +4,13 @@ import jax
 import numpy as np
 import pytest
 
-from snnjax.validate import ValidationError
-
-from snnjax import envs
-from snnjax.convert import convert, from_params
-from snnjax.config import EvalConfig
-from snnjax.evaluation import EvaluationError, collect_observations, evaluate
-from snnjax.models import NatureDQN, init_params, layer_specs
+from snnjax.conversion.normalize import convert, from_params
+from snnjax.core.validate import ValidationError
+from snnjax.experiments.evaluation import EvaluationError, evaluate
+from snnjax.nets.models import NatureDQN, init_params, layer_specs
+from snnjax.rl import envs
+from snnjax.rl.config import EvalConfig
+from snnjax.rl.play import collect_observations
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +45,9 @@ def test_population_evaluation_fields_and_ranges(breakout_nets):
 def test_dqn_beside_itself_gives_cr_one_and_identical_scores(breakout_nets):
     """The side-by-side agent with the DQN in the SNN's place: every decision agrees and both
     rows play identical games (same seeds, same exploration draws)."""
-    from snnjax import agents
-    from snnjax.evaluation import dqn_agent
-    from snnjax.play import play
+    from snnjax.rl import agents
+    from snnjax.rl.agents import dqn_agent
+    from snnjax.rl.play import play
 
     ann, _ = breakout_nets
     agent = agents.side_by_side(dqn_agent(ann), dqn_agent(ann))

@@ -10,11 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from snnjax.convert import convert
-from snnjax.snn import float32_only, simulate
-
 from conftest import ROOT, assert_identical, random_nature
+
+from snnjax.conversion.normalize import convert
+from snnjax.snn import float32_only, simulate
 
 
 def exact_net(seed=0):
@@ -100,7 +99,7 @@ def test_auto_and_naive_paths_equal_the_reference(exact):
     chunks, and the bench's naive baseline all give the reference scan's result bit for bit."""
     import jax
 
-    from snnjax.bench import naive_one
+    from snnjax.experiments.speed import naive_one
 
     snn, obs = exact
     ref = simulate(snn, obs[:3], 11, method="reference")
@@ -130,7 +129,7 @@ def test_groups_of_rows_equal_one_vmap(exact):
 def test_agent_in_groups_equals_one_vmap(exact, P, E):
     """The SNN population agent in groups (a network's E >= 64 observations in groups of 64, or
     several networks of few observations per group) acts exactly like one vmap over everything."""
-    from snnjax import agents
+    from snnjax.rl import agents
 
     snn, obs = exact
     pop = jax.tree_util.tree_map(lambda x: jnp.stack([x] * P), snn)

@@ -6,15 +6,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from snnjax.checkpoint import dequantize_int8, quantize_int8
-from snnjax.compile import takes_int8
-from snnjax.convert import convert, normalize
-from snnjax.evaluation import stack_networks
-from snnjax.snn import (Int8Layer, NotInt8Error, factor_int8, float32_only, simulate, spike_current,
-                        to_int8, with_int8_if_exact)
-
 from conftest import assert_identical, random_nature
+
+from snnjax.conversion.normalize import convert, normalize
+from snnjax.core.compile import takes_int8
+from snnjax.experiments.evaluation import stack_networks
+from snnjax.nets.checkpoint import dequantize_int8, quantize_int8
+from snnjax.snn import (
+    Int8Layer,
+    NotInt8Error,
+    factor_int8,
+    float32_only,
+    simulate,
+    spike_current,
+    to_int8,
+    with_int8_if_exact,
+)
 
 
 def pow2_kernel(w):
@@ -115,7 +122,7 @@ def test_normalize_recomputes_the_factorization():
 
 
 def test_snn_file_round_trip_keeps_the_int8_path(exact, tmp_path):
-    from snnjax.convert import load_snn, save_snn
+    from snnjax.conversion.normalize import load_snn, save_snn
 
     snn, obs = exact
     save_snn(tmp_path / "s.npz", snn)
@@ -142,12 +149,12 @@ def shipped_agreement(game: str, n_frames: int, T: int = 100):
     """(conversion rate int8, conversion rate float32, action mismatches) of the shipped network
     converted at p = 99.9, on frames of its own play (calibration: 2,000 frames; held out: every
     4th of the next 4 x n_frames on another seed range)."""
-    from snnjax.checkpoint import load_qnetwork
-    from snnjax.convert import from_qnetwork
-    from snnjax.evaluation import collect_observations
-    from snnjax.snn import q_values
-
     from conftest import ROOT
+
+    from snnjax.conversion.normalize import from_qnetwork
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.play import collect_observations
+    from snnjax.snn import q_values
 
     ann = from_qnetwork(*load_qnetwork(ROOT / "models" / f"{game}.npz"))
     snn = convert(ann, collect_observations(ann, game, 2000), 99.9)

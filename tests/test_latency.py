@@ -1,8 +1,8 @@
 import json
 
-from snnjax.latency import diagnostics_markdown, headline, markdown, run, smallest_t
-
 from conftest import ROOT
+
+from snnjax.experiments.latency import diagnostics_markdown, headline, markdown, run, smallest_t
 
 
 def test_smallest_t_by_hand():

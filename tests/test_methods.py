@@ -3,10 +3,10 @@ they wrap, and differ from each other only in the lambdas and V(0) they choose."
 
 import jax.numpy as jnp
 import numpy as np
-
 from conftest import random_nature
-from snnjax import methods
-from snnjax.convert import auto_percentile, convert
+
+from snnjax.conversion import methods
+from snnjax.conversion.normalize import auto_percentile, convert
 
 
 def _same(a, b):

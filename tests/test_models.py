@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.models import MLPQNetwork, NatureDQN, init_params, layer_specs, param_count
+from snnjax.nets.models import MLPQNetwork, NatureDQN, init_params, layer_specs, param_count
 
 
 def test_nature_dqn_parameter_count_6_actions():

@@ -3,17 +3,16 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from snnjax.convert import convert
-from snnjax.snn import simulate
-
 from conftest import random_nature
+
+from snnjax.conversion.normalize import convert
+from snnjax.snn import simulate
 
 nir = pytest.importorskip("nir")
 
 
 def test_nir_round_trip_identical_spikes(tmp_path):
-    from snnjax.nir_export import export_nir, from_nir
+    from snnjax.conversion.nir import export_nir, from_nir
 
     ann, obs = random_nature(6, seed=0, n_obs=3)
     snn = convert(ann, obs, 99.0)

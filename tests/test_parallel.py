@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 SCRIPT = str(ROOT / "tests" / "scripts" / "eval_parallel.py")
@@ -67,7 +66,7 @@ def test_two_processes_equal_one_process(one_device, tmp_path):
 
 
 def test_process_share_covers_every_episode_once():
-    from snnjax.parallel import ParallelError, process_share
+    from snnjax.core.parallel import ParallelError, process_share
 
     for n in (2, 5, 8):
         for count in (1, 2, 3):
@@ -81,7 +80,7 @@ def test_process_share_covers_every_episode_once():
 
 
 def test_shard_pads_to_the_device_count_and_keeps_values():
-    from snnjax.parallel import shard
+    from snnjax.core.parallel import shard
 
     x = np.arange(12).reshape(3, 4)
     y, n = shard(x, axis=1)

@@ -6,13 +6,12 @@ import json
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from snnjax import config
-from snnjax.config import ConfigError
-from snnjax.dqn import train
-from snnjax.pqn import q_lambda_targets
-
 from conftest import ROOT
+
+from snnjax.rl import config
+from snnjax.rl.config import ConfigError
+from snnjax.rl.pqn import q_lambda_targets
+from snnjax.rl.training import train
 
 
 def test_q_lambda_targets_by_hand():

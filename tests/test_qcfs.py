@@ -4,9 +4,9 @@ distillation loss falls, save/load round trip."""
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from snnjax import qcfs
+
+from snnjax.conversion import qcfs
 
 
 def test_qcfs_activation_by_hand():
@@ -30,8 +30,8 @@ def test_qcfs_gradient_is_straight_through():
 def test_if_neuron_with_threshold_clip_and_half_start_equals_qcfs(clip, levels):
     """One IF layer, constant input x, threshold = clip value, V(0) = V_thr / 2, T = L steps:
     spike count x lambda / T equals h(x) exactly, for every x on a grid (dyadic values: exact sums)."""
-    from snnjax.convert import from_params, normalize
-    from snnjax.models import LayerSpec
+    from snnjax.conversion.normalize import from_params, normalize
+    from snnjax.nets.models import LayerSpec
     from snnjax.snn import simulate
 
     grid = np.arange(-32, 200, dtype=np.float32) / 64.0 * clip  # -0.5 .. 3.1 clip values
@@ -55,7 +55,7 @@ def cartpole():
 
 
 def test_finetune_lowers_the_distillation_loss_and_round_trips(cartpole, tmp_path):
-    from snnjax.checkpoint import load_qnetwork
+    from snnjax.nets.checkpoint import load_qnetwork
 
     ann, frames = cartpole
     tuned, clips, hist = qcfs.finetune(ann, frames, levels=2, steps=150, batch_size=64, learning_rate=1e-3,
@@ -83,7 +83,7 @@ def test_finetune_lowers_the_distillation_loss_and_round_trips(cartpole, tmp_pat
 
 
 def test_load_refuses_a_plain_q_network():
-    from snnjax.checkpoint import CheckpointError
+    from snnjax.nets.checkpoint import CheckpointError
 
     with pytest.raises(CheckpointError, match="not a QCFS network"):
         qcfs.load(ROOT / "models" / "CartPole-v1.npz")

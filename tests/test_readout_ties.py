@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, random_nature
 
 spec = importlib.util.spec_from_file_location("readout_ties", ROOT / "evaluate" / "readout_ties.py")
@@ -17,9 +16,10 @@ spec.loader.exec_module(readout_ties)
 
 
 def test_tied_and_untied_frames_partition_the_conversion_rate():
-    from snnjax.convert import ActivationStats, normalize
-    from snnjax.snn import q_values, simulate
     import jax
+
+    from snnjax.conversion.normalize import ActivationStats, normalize
+    from snnjax.snn import q_values, simulate
 
     ann, obs = random_nature(n_obs=24)
     r = readout_ties.readout_ties(ann, ActivationStats(ann, obs, 99.0), obs, 99.0, time_steps=8)

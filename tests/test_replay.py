@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from snnjax.replay import ReplayBuffer
+from snnjax.rl.replay import ReplayBuffer
 
 
 def frame(v):

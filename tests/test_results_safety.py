@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT
 
 CARTPOLE = str(ROOT / "models" / "CartPole-v1.npz")
@@ -35,7 +34,7 @@ def test_rerun_with_another_network_is_refused_then_replaced(tmp_path, capsys):
     must not report the first network's scores as the second's."""
     import numpy as np
 
-    from snnjax.checkpoint import load_qnetwork, save_qnetwork
+    from snnjax.nets.checkpoint import load_qnetwork, save_qnetwork
 
     params, meta = load_qnetwork(CARTPOLE)
     other = tmp_path / "other.npz"
@@ -76,7 +75,7 @@ def test_out_naming_a_fifo_is_refused_and_left_alone(tmp_path, capsys):
     assert run_main("evaluate", "-T", "5", "--out", fifo, *SMALL) != 0
     assert "not a regular file" in capsys.readouterr().err
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the FIFO, not replaced by a regular file
-    from snnjax.io import OutputError, write_text
+    from snnjax.core.io import OutputError, write_text
 
     with pytest.raises(OutputError, match="not a regular file"):
         write_text(fifo, "x")

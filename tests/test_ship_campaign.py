@@ -7,10 +7,10 @@ import sys
 import jax
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from snnjax import campaign
-from snnjax.checkpoint import dequantize_int8, load_qnetwork, quantize_int8, save_qnetwork
+
+from snnjax.experiments import campaign
+from snnjax.nets.checkpoint import dequantize_int8, load_qnetwork, quantize_int8, save_qnetwork
 
 
 def test_quantize_int8_by_hand():
@@ -26,7 +26,7 @@ def test_quantize_int8_by_hand():
 
 
 def test_int8_file_round_trip_and_size(tmp_path):
-    from snnjax.models import NatureDQN, init_params
+    from snnjax.nets.models import NatureDQN, init_params
 
     params = init_params(NatureDQN(4), (4, 84, 84), jax.random.key(0))
     meta = {"network": "nature", "num_actions": 4, "obs_shape": [4, 84, 84], "env_id": "Breakout-v5",
@@ -47,8 +47,8 @@ def test_int8_file_round_trip_and_size(tmp_path):
 
 def test_warm_start_takes_the_shipped_weights(tmp_path):
     """No update happens (learning_starts > total_steps), so the trained network IS the warm start."""
-    from snnjax import config
-    from snnjax.dqn import train
+    from snnjax.rl import config
+    from snnjax.rl.training import train
 
     src = ROOT / "models" / "CartPole-v1.npz"
     cfg = config.load(ROOT / "configs/cartpole.toml", [
@@ -61,9 +61,9 @@ def test_warm_start_takes_the_shipped_weights(tmp_path):
 
 
 def test_warm_start_rejects_a_foreign_network(tmp_path):
-    from snnjax import config
-    from snnjax.config import ConfigError
-    from snnjax.dqn import train
+    from snnjax.rl import config
+    from snnjax.rl.config import ConfigError
+    from snnjax.rl.training import train
 
     cfg = config.load(ROOT / "configs/cartpole.toml", [f"init_from={ROOT / 'models/CartPole-v1.npz'}",
                                                        "mlp_hidden=32,32", "total_steps=100"])

@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from snnjax import stats
-from snnjax.ship import regression_band, regression_scores
+
+from snnjax.core import stats
+from snnjax.experiments.ship import regression_band, regression_scores
 
 MODELS = sorted((ROOT / "models").glob("*.npz"))
 
@@ -48,9 +48,9 @@ def test_flax_network_and_converter_compute_the_same_q_values(model):
     the shipped weights (observations: random uint8 frames or random vectors)."""
     import jax
 
-    from snnjax.checkpoint import load_qnetwork
-    from snnjax.convert import from_qnetwork
-    from snnjax.models import network_from_meta
+    from snnjax.conversion.normalize import from_qnetwork
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.nets.models import network_from_meta
     from snnjax.snn import q_values
 
     params, meta = load_qnetwork(model)

@@ -4,10 +4,18 @@ import numpy as np
 import pytest
 from conftest import random_nature
 
-from snnjax.convert import convert, from_params
-from snnjax.models import LayerSpec
-from snnjax.snn import (SimulationError, if_update, fanout, layer_current, prepare_input,
-                        simulate, simulate_one, synaptic_ops)
+from snnjax.conversion.normalize import convert, from_params
+from snnjax.nets.models import LayerSpec
+from snnjax.snn import (
+    SimulationError,
+    fanout,
+    if_update,
+    layer_current,
+    prepare_input,
+    simulate,
+    simulate_one,
+    synaptic_ops,
+)
 
 
 def tiny_net(w1, b1, w2, b2, v_thr=1.0):

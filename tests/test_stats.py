@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from snnjax import stats
+from snnjax.core import stats
 
 
 def test_mean_std_and_pct_by_hand():
@@ -68,8 +68,8 @@ def test_normalized_scores_and_stratified_bootstrap():
 def test_tables_take_missing_values_read_back_from_strict_json():
     """A NaN is stored as null in strict JSON: the Markdown and console tables regenerated from a
     stored file show n/a instead of crashing on the format spec."""
-    from snnjax import report
-    from snnjax.stats import fmt, fmt_pm, missing
+    from snnjax.core.stats import fmt, fmt_pm, missing
+    from snnjax.experiments import report
 
     assert missing(None) and missing(float("nan")) and not missing(0.0)
     assert fmt(None, ".1f") == "n/a" and fmt(2.25, ".1f") == "2.2" and fmt_pm(1.0, None) == "1.0 ± n/a"

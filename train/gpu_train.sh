@@ -15,7 +15,7 @@ fi
 python -c "import jax; print('devices:', jax.devices())"
 timeout ${TRAIN_SECONDS:-480} snnjax train --config configs/atari_gpu.toml --set env_id="$GAME" \
   --run-dir "$RUN" --no-progress || true
-STEP=$(python -c "from snnjax.checkpoint import latest_step; print(latest_step('$RUN/checkpoints') or 0)")
+STEP=$(python -c "from snnjax.nets.checkpoint import latest_step; print(latest_step('$RUN/checkpoints') or 0)")
 if [ ! -f "$RUN/qnetwork.npz" ] && [ "$STEP" -gt 0 ]; then
   snnjax train --config configs/atari_gpu.toml --set env_id="$GAME" --set total_steps="$STEP" \
     --run-dir "$RUN" --resume --no-progress

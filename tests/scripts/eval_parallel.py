@@ -6,17 +6,18 @@ Run by tests/test_parallel.py on 1 device, 4 forced host devices and 2 processes
 import json
 import sys
 
-from snnjax import parallel
+from snnjax.core import parallel
 
 if len(sys.argv) > 2:
     parallel.initialize(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
 
 import jax  # noqa: E402
 
-from snnjax.checkpoint import load_qnetwork  # noqa: E402
-from snnjax.convert import convert, from_qnetwork  # noqa: E402
-from snnjax.config import EvalConfig  # noqa: E402
-from snnjax.evaluation import collect_observations, evaluate  # noqa: E402
+from snnjax.conversion.normalize import convert, from_qnetwork  # noqa: E402
+from snnjax.experiments.evaluation import evaluate  # noqa: E402
+from snnjax.nets.checkpoint import load_qnetwork  # noqa: E402
+from snnjax.rl.config import EvalConfig  # noqa: E402
+from snnjax.rl.play import collect_observations  # noqa: E402
 
 params, meta = load_qnetwork("models/Breakout-v5.npz")
 ann = from_qnetwork(params, meta)

@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from snnjax.validate import NETWORKS, ValidationError
+from snnjax.core.validate import NETWORKS, ValidationError
 
 
 class ConfigError(ValidationError):
@@ -98,7 +98,7 @@ class TrainConfig:
             raise ConfigError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
         if self.network not in NETWORKS:
             raise ConfigError(f"network must be 'nature' or 'mlp', got {self.network!r}")
-        from snnjax.envs import MAX_RUN_SEED
+        from snnjax.rl.envs import MAX_RUN_SEED
 
         if not 0 <= self.seed < MAX_RUN_SEED:
             raise ConfigError(f"seed must be in [0, {MAX_RUN_SEED}) (each seed owns a range of env seeds), "
@@ -143,8 +143,9 @@ class EvalConfig:
     input_encoding: str = "constant"  # "constant" current (the paper) or "if" spikes
 
     def __post_init__(self):
-        from snnjax import readout, validate
-        from snnjax.envs import MAX_RUN_SEED
+        from snnjax.core import validate
+        from snnjax.rl.envs import MAX_RUN_SEED
+        from snnjax.snn import readout
 
         object.__setattr__(self, "time_steps", tuple(validate.time_steps(_as_tuple(self.time_steps))))
         object.__setattr__(self, "percentiles", tuple(validate.percentiles(_as_tuple(self.percentiles))))

@@ -13,7 +13,7 @@ several times the frames per hour.
 Unlike the paper's Atari runs the network has no LayerNorm: a converted SNN cannot normalize
 per sample, so the Q-network stays the plain Nature CNN that `snnjax convert` maps to IF layers.
 
-`train(cfg, run_dir)` writes the same files as `snnjax.dqn.train` (config.json, log.csv,
+`train(cfg, run_dir)` writes the same files as `snnjax.rl.dqn.train` (config.json, log.csv,
 episodes.csv, checkpoints/, qnetwork.npz, eval.json) and resumes the same way.
 """
 
@@ -31,12 +31,25 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from snnjax import agents, checkpoint, envs
-from snnjax.compile import FastJit
-from snnjax.config import ConfigError, TrainConfig
-from snnjax.dqn import (LOG_FIELDS, CsvLog, epsilon, finish_run, init_params, log_row, make_optimizer,
-                        prepare_run_dir, record_episodes, resume_or_start, train_env, warm_start_params)
-from snnjax.models import make_network
+from snnjax.core.compile import FastJit
+from snnjax.nets import checkpoint
+from snnjax.nets.models import make_network
+from snnjax.rl import agents, envs
+from snnjax.rl.config import ConfigError, TrainConfig
+from snnjax.rl.dqn import (
+    LOG_FIELDS,
+    CsvLog,
+    epsilon,
+    finish_run,
+    init_params,
+    log_row,
+    make_optimizer,
+    prepare_run_dir,
+    record_episodes,
+    resume_or_start,
+    train_env,
+    warm_start_params,
+)
 
 
 @flax.struct.dataclass

@@ -22,10 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax import validate
-from snnjax.io import atomic_write
-from snnjax.validate import ValidationError, finite_array
-from snnjax.models import LayerSpec, input_scale, layer_specs, network_from_meta
+from snnjax.core import validate
+from snnjax.core.io import atomic_write
+from snnjax.core.validate import ValidationError, finite_array
+from snnjax.nets.models import LayerSpec, input_scale, layer_specs, network_from_meta
 from snnjax.snn import KINDS, SpikingNetwork, ann_forward, prepare_input, q_values, with_int8_if_exact
 
 
@@ -292,8 +292,8 @@ def auto_percentile(net: SpikingNetwork, calibration_obs, time_steps: int = 50,
     Returns (best p, {p: conversion rate}); ties go to the larger p. `stats`: statistics of
     these frames already collected (with p_min <= every candidate), reused.
     """
-    from snnjax.readout import check_readout
     from snnjax.snn import simulate
+    from snnjax.snn.readout import check_readout
 
     check_readout(readout)
     candidates = sorted(check_percentile(p) for p in candidates)

@@ -3,7 +3,7 @@ regression band the shipped-model test checks (`snnjax ship RUN_DIR`).
 
 Writes, for the run's game G:
   models/G.npz            the Q-network, int8 weights with float32 per-output-channel scales
-                          (`snnjax.checkpoint`); every table evaluates exactly this network
+                          (`snnjax.nets.checkpoint`); every table evaluates exactly this network
   models/G.json           provenance: resolved config, seed, agent steps, frames, updates, wall
                           time, hardware, versions; the score of the full-precision network and
                           of the shipped int8 one under the paper's protocol, a random agent under
@@ -24,13 +24,13 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from snnjax import envs, report, stats
-from snnjax.checkpoint import CheckpointError, load_qnetwork, save_qnetwork
-from snnjax.evaluation import random_scores, score_dqn
-from snnjax.io import write_json, write_text
-from snnjax.models import network_from_meta
+from snnjax.core import stats
+from snnjax.core.io import write_json, write_text
+from snnjax.experiments import report
+from snnjax.nets.checkpoint import CheckpointError, load_qnetwork, save_qnetwork
+from snnjax.rl.play import random_scores, score_dqn
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
+MODELS = Path(__file__).resolve().parents[2] / "models"
 REGRESSION = dict(episodes=3, eps=0.0, seed=0, max_episode_steps=2000)
 PROTOCOL = "paper: eps=0.05, up to 30 no-op starts, raw score, 18,000-frame cap, eval seeds"
 
@@ -38,7 +38,7 @@ PROTOCOL = "paper: eps=0.05, up to 30 no-op starts, raw score, 18,000-frame cap,
 def score(path: str | Path, episodes: int, eps: float = 0.05, seed: int = 0,
           max_episode_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(raw scores [episodes], lengths [episodes]) of the Q-network file `path`, one episode per
-    env on the evaluation seed range `seed`: `evaluation.score_dqn`, the main command's DQN row."""
+    env on the evaluation seed range `seed`: `play.score_dqn`, the main command's DQN row."""
     params, meta = load_qnetwork(path)
     return score_dqn(params, meta, episodes, seed, eps, max_episode_steps)
 
@@ -179,7 +179,7 @@ the shipped one's ("float32" column; * = scored by an earlier snnjax whose explo
 differ, because that float32 file is not kept).
 
 **One model, one seed, one score.** Every score here comes from the one play loop
-(`snnjax.play`) with the DQN agent that `snnjax evaluate` plays beside its SNN; an episode
+(`snnjax.rl.play`) with the DQN agent that `snnjax evaluate` plays beside its SNN; an episode
 depends only on the model, the seed and its index, so the main command's 8 DQN episodes are
 the first 8 of the 20 here (`tests/test_shipped_models.py` checks it on Breakout). The models
 shipped before that loop existed were scored again with it (`snnjax rescore`).

@@ -17,16 +17,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax import envs, report
-from snnjax.snn import auto_chunk
-from snnjax.io import write_text
-from snnjax.compile import FastJit, fast_options_supported
-from snnjax.convert import convert, from_params
-from snnjax.models import NatureDQN, init_params, layer_specs
+from snnjax.conversion.normalize import convert, from_params
+from snnjax.core.compile import FastJit, fast_options_supported
+from snnjax.core.io import write_text
+from snnjax.experiments import report
+from snnjax.nets.models import NatureDQN, init_params, layer_specs
+from snnjax.rl import envs
 from snnjax.snn import SpikingNetwork, auto_chunk, fanout, simulate_fn
 
 
-def _time(fn, *args, repeat: int = 3, min_time: float = 0.5) -> float:
+def best_time(fn, *args, repeat: int = 3, min_time: float = 0.5) -> float:
     """Best wall time of one call after a warm-up (blocks on the result)."""
     jax.block_until_ready(fn(*args))
     best = float("inf")
@@ -55,13 +55,13 @@ def matmul_peak(n: int = 2048, dtype: str = "float32") -> float:
         a = jnp.asarray(rng.normal(size=(n, n)), dtype)
         out = jnp.float32
     f = jax.jit(lambda x, y: jax.lax.dot(x, y, preferred_element_type=out))
-    return 2 * n**3 / _time(f, a, a, repeat=5, min_time=2.0) / 1e9
+    return 2 * n**3 / best_time(f, a, a, repeat=5, min_time=2.0) / 1e9
 
 
 def bench_network(num_actions: int = 6, seed: int = 0) -> SpikingNetwork:
     """A Nature-DQN with random weights stored as int8 x per-output-channel scale (like every
     shipped model), normalized at p=99 on random frames (~17% firing): int8 spike propagation."""
-    from snnjax.checkpoint import dequantize_int8, quantize_int8
+    from snnjax.nets.checkpoint import dequantize_int8, quantize_int8
 
     net = NatureDQN(num_actions)
     p = init_params(net, (4, 84, 84), jax.random.key(seed))
@@ -80,8 +80,8 @@ def flops_per_decision(snn: SpikingNetwork, T: int) -> float:
 def naive_one(net: SpikingNetwork, obs: jax.Array, time_steps: int) -> jax.Array:
     """The naive baseline: a per-step loop that recomputes every layer's current at every step,
     layer 1 included (what a straightforward PyTorch loop does). Robust readout [A]."""
-    from snnjax.readout import robust_rate
     from snnjax.snn import if_update, layer_current, prepare_input
+    from snnjax.snn.readout import robust_rate
 
     v_thr = jnp.asarray(net.v_thr, jnp.float32)
     a0 = prepare_input(net, obs)
@@ -107,8 +107,8 @@ def previous_default_one(net: SpikingNetwork, obs: jax.Array, time_steps: int, c
     carried on V (a pass for the spikes and another for V at every layer and step), layer-wise
     chunks of `chunk` steps (chunk = 1: the per-step scan it used from 16 observations on).
     Robust readout [A]."""
-    from snnjax.readout import robust_rate
     from snnjax.snn import if_update, layer_current, prepare_input
+    from snnjax.snn.readout import robust_rate
 
     v_thr = jnp.asarray(net.v_thr, jnp.float32)
     net = net.replace(int8=())
@@ -149,7 +149,7 @@ def simulation_paths(T: int, B: int) -> dict:
     propagation (`previous_default_one`, with its own path choice: per-step from 16
     observations on, else chunks of ~64 rows). "naive": a float32 per-step loop. The other
     paths take the whole batch in one vmap on the network's own arithmetic. Every program is
-    compiled with `FastJit` (the fast CPU option on float32 programs only, `snnjax.compile`)."""
+    compiled with `FastJit` (the fast CPU option on float32 programs only, `snnjax.core.compile`)."""
     from snnjax.snn import choose_method, group_rows, map_rows
 
     method, chunk = choose_method(B, T)
@@ -193,7 +193,7 @@ def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peaks: dict | None
             for _ in range(rounds):
                 for name, fn in fns.items():
                     # >= 0.2 s: several calls when short
-                    secs[name].append(_time(fn, nets[paths[name][1]], obs, repeat=1, min_time=0.2))
+                    secs[name].append(best_time(fn, nets[paths[name][1]], obs, repeat=1, min_time=0.2))
             method, chunk = choose_method(B, T)
             group = group_rows(B)
             row = {"T": T, "B": B, "default_method": f"{method} (chunk {chunk})"
@@ -225,8 +225,8 @@ def bench_simulation(snn, Ts=(100, 500), Bs=(1, 16, 64, 256), peaks: dict | None
 
 def bench_update(log=print) -> dict:
     """One jitted batch-32 DQN update (Double DQN, Adam, target bookkeeping) against the bare math."""
-    from snnjax.config import TrainConfig
-    from snnjax.dqn import init_state, make_optimizer, make_update
+    from snnjax.rl.config import TrainConfig
+    from snnjax.rl.dqn import init_state, make_optimizer, make_update
 
     net = NatureDQN(6)
     rng = np.random.default_rng(0)
@@ -264,7 +264,7 @@ def bench_update(log=print) -> dict:
         best = [float("inf")] * 3
         for _ in range(5):
             for i, (fn, fargs) in enumerate(fns):
-                best[i] = min(best[i], _time(fn, *fargs, repeat=1, min_time=0.3))
+                best[i] = min(best[i], best_time(fn, *fargs, repeat=1, min_time=0.3))
         t_up, t_bare, t_fb = best
         key = "double" if double else "dqn"
         out[key] = {"update_ms": 1e3 * t_up, "bare_loss_grad_ms": 1e3 * t_bare, "net_fwd_bwd_ms": 1e3 * t_fb,
@@ -276,8 +276,8 @@ def bench_update(log=print) -> dict:
 
 def bench_evaluation(snn, game: str = "Breakout-v5", T: int = 100, Es=(1, 16, 64, 256), log=print) -> list[dict]:
     """Throughput of side-by-side evaluation: one SNN agent + the DQN agent, E envs each."""
-    from snnjax import agents
-    from snnjax.evaluation import dqn_agent
+    from snnjax.rl import agents
+    from snnjax.rl.agents import dqn_agent
 
     _, n_actions = envs.env_info(game)
     snn = bench_network(n_actions)

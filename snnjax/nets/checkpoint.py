@@ -24,9 +24,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from snnjax.io import atomic_write
-from snnjax import validate
-from snnjax.validate import ValidationError
+from snnjax.core import validate
+from snnjax.core.io import atomic_write
+from snnjax.core.validate import ValidationError
 
 
 class CheckpointError(ValidationError):
@@ -166,7 +166,7 @@ def load_qnetwork(path: str | Path) -> tuple[dict, dict]:
 
 def check_architecture(path, params: dict, meta: dict) -> None:
     """Every kernel and bias has the shape the named architecture needs, and is finite."""
-    from snnjax.models import network_from_meta
+    from snnjax.nets.models import network_from_meta
 
     try:
         net = network_from_meta(meta)

@@ -26,12 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from snnjax import agents, checkpoint, envs
-from snnjax.compile import FastJit
-from snnjax.config import ConfigError, TrainConfig
-from snnjax.io import write_json
-from snnjax.models import layer_specs, make_network, param_count
-from snnjax.replay import ReplayBuffer
+from snnjax.core.compile import FastJit
+from snnjax.core.io import write_json
+from snnjax.nets import checkpoint
+from snnjax.nets.models import layer_specs, make_network, param_count
+from snnjax.rl import agents, envs
+from snnjax.rl.config import ConfigError, TrainConfig
+from snnjax.rl.replay import ReplayBuffer
 
 LOG_FIELDS = ("step", "updates", "episodes", "return_mean10", "loss", "mean_q", "eps",
               "env_sps", "ups", "wall_s")
@@ -181,6 +182,9 @@ class CsvLog:
         self.rows += 1
 
 
+BUDGET_FIELDS = ("total_steps", "max_wall_s")  # may change on --resume: they say when to stop, not how to learn
+
+
 def check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool, overwrite: bool) -> None:
     cfg_path = run_dir / "config.json"
     if resume:
@@ -189,10 +193,10 @@ def check_run_dir(cfg: TrainConfig, run_dir: Path, resume: bool, overwrite: bool
         # A field added after the run started is compared against its default.
         saved = dict(TrainConfig().to_dict(), **json.loads(cfg_path.read_text()))
         now = cfg.to_dict()
-        diff = [k for k in now if k != "total_steps" and saved.get(k) != now[k]]
+        diff = [k for k in now if k not in BUDGET_FIELDS and saved.get(k) != now[k]]
         if diff:
             shown = ", ".join(f"{k}: run has {saved.get(k)!r}, given {now[k]!r}" for k in diff[:4])
-            raise ConfigError(f"--resume with a different config ({shown}); only total_steps may change")
+            raise ConfigError(f"--resume with a different config ({shown}); only the budget ({', '.join(BUDGET_FIELDS)}) may change")
     elif run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
         raise ConfigError(f"run folder {str(run_dir)!r} already holds a run; pass --resume to "
                           "continue it or --overwrite to replace it")
@@ -387,10 +391,6 @@ def train(cfg: TrainConfig, run_dir: str | Path, resume: bool = False, overwrite
     """
     from tqdm.auto import tqdm
 
-    if cfg.algorithm == "pqn":
-        from snnjax import pqn
-
-        return pqn.train(cfg, run_dir, resume, overwrite, progress, stop_after_checkpoints)
     run_dir = prepare_run_dir(cfg, run_dir, resume, overwrite)
     obs_shape, num_actions = envs.env_info(cfg.env_id)
     network = make_network(cfg.network, num_actions, cfg.mlp_hidden)
@@ -436,7 +436,7 @@ def finish_run(cfg: TrainConfig, run_dir: Path, network, params, obs_shape, num_
     summary = {"env_id": cfg.env_id, "algorithm": cfg.algorithm, **counts,
                "frames": counts["agent_steps"] * (4 if atari else 1), "params": param_count(params)}
     if cfg.eval_episodes:
-        from snnjax.evaluation import score_dqn
+        from snnjax.rl.play import score_dqn
 
         rets, lens = score_dqn(params, meta, cfg.eval_episodes, cfg.seed, cfg.eval_eps)
         summary.update(eval_episodes=cfg.eval_episodes, eval_eps=cfg.eval_eps,

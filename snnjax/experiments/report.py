@@ -11,11 +11,10 @@ import importlib.metadata
 import platform
 from pathlib import Path
 
+from snnjax.core import stats
+from snnjax.core.io import atomic_write
 
-from snnjax import stats
-from snnjax.io import atomic_write
-
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"  # snnjax/data: the paper's tables
 CSV_FIELDS = ("game", "time_steps", "percentile", "readout", "episodes", "dqn_mean", "dqn_std",
               "snn_mean", "snn_std", "snn_pct_of_dqn", "p_value", "cr_normal", "cr_normal_std",
               "cr_robust", "cr_robust_std", "cr_membrane", "cr_membrane_std", "decisions_per_s")

@@ -14,7 +14,7 @@ built a network.
   layer's activations; `channelwise=True`: one lambda per channel (Kim et al. 2020).
 - `AutoPercentile`: `Percentile`, with p chosen by the conversion rate at `time_steps` on the
   calibration frames (`convert.auto_percentile`); `build` ignores the p it is given.
-- `QCFS`: a network fine-tuned with quantization-clip-floor-shift activations (`snnjax.qcfs`,
+- `QCFS`: a network fine-tuned with quantization-clip-floor-shift activations (`snnjax.conversion.qcfs`,
   Bu et al. 2022): thresholds are its clip values, V(0) = V_thr / 2; p sets the output layer's
   lambda only.
 """
@@ -22,11 +22,13 @@ built a network.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any, Sequence
 
-from snnjax.convert import ActivationStats, auto_percentile, check_percentile, normalize
+from snnjax.conversion.normalize import ActivationStats, auto_percentile, check_percentile, normalize
+from snnjax.conversion.qcfs import QCFS
 from snnjax.snn import SpikingNetwork
+
+__all__ = ["AutoPercentile", "Percentile", "QCFS"]  # QCFS: defined beside its fine-tuning (`qcfs`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,29 +79,3 @@ class AutoPercentile:
         return normalize(ann, cal["stats"].lambdas(p), self.v_thr, p)
 
 
-@dataclasses.dataclass(frozen=True)
-class QCFS:
-    """The conversion of a QCFS fine-tuned network: lambda_l = clip_l for every hidden layer."""
-
-    tuned: SpikingNetwork
-    clips: tuple
-    levels: int
-    env_id: str = ""  # the game it was fine-tuned on
-    initial_potential: float = 0.5
-    name: str = "qcfs"
-
-    @classmethod
-    def load(cls, path: str | Path) -> "QCFS":
-        from snnjax import qcfs
-
-        tuned, clips, levels, meta = qcfs.load(path)
-        return cls(tuned, tuple(clips), levels, meta["env_id"])
-
-    def calibrate(self, ann: SpikingNetwork, frames, percentiles: Sequence[float]) -> ActivationStats:
-        return ActivationStats(self.tuned, frames, min(check_percentile(p) for p in percentiles))
-
-    def calibration_key(self) -> tuple:
-        return ("qcfs", id(self.tuned))
-
-    def build(self, ann: SpikingNetwork, cal: ActivationStats, percentile: float) -> SpikingNetwork:
-        return normalize(self.tuned, [*self.clips, cal.lambdas(percentile)[-1]], 1.0, percentile)

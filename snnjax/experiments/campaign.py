@@ -22,10 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from snnjax import checkpoint
-from snnjax.report import DATA
+from snnjax.experiments.report import DATA
+from snnjax.nets import checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def paper_games() -> list[str]:
@@ -36,7 +36,7 @@ def paper_games() -> list[str]:
 
 def resolve_games(spec: str) -> list[str]:
     """'paper' -> the 17 paper games; else a comma-separated list of envpool ids (checked)."""
-    from snnjax.envs import check_env_id
+    from snnjax.rl.envs import check_env_id
 
     if spec.strip() == "paper":
         return paper_games()
@@ -72,7 +72,7 @@ def run(games: list[str], config: str | Path, models_dir: str | Path = ROOT / "m
     models_dir, runs_dir = Path(models_dir), Path(runs_dir)
     config = Path(config)
     if not config.is_file():
-        from snnjax.config import ConfigError
+        from snnjax.rl.config import ConfigError
 
         raise ConfigError(f"config file {str(config)!r} not found")
     outcome = {}

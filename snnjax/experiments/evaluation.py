@@ -5,7 +5,7 @@ converted networks that differ only in parameters: percentile, threshold, ...) a
 DQN playing as an agent of its own. Env e of every agent gets the same evaluation seed and the
 same per-step exploration draws, so an SNN agent that acts exactly like the DQN plays exactly
 the DQN's games. The two play side by side as one agent (`agents.side_by_side`) in the one
-play loop (`snnjax.play`): each step is ONE jitted call, the SNN population simulated on its
+play loop (`snnjax.rl.play`): each step is ONE jitted call, the SNN population simulated on its
 envs' observations (vmapped over agents and envs), the DQN on every observation.
 
 Conversion rate (eq. 18): CR = (# decisions where argmax SNN == argmax DQN on the same
@@ -21,11 +21,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax import agents, envs, readout as ro, validate
-from snnjax.config import EvalConfig
-from snnjax.play import collect, play
+from snnjax.core import validate
+from snnjax.core.validate import ValidationError
+from snnjax.rl import agents, envs
+from snnjax.rl.config import EvalConfig
+from snnjax.rl.play import play
 from snnjax.snn import SpikingNetwork, check_args, float32_only
-from snnjax.validate import ValidationError
+from snnjax.snn import readout as ro
 
 
 class EvaluationError(ValidationError):
@@ -46,21 +48,12 @@ def stack_networks(nets: Sequence[SpikingNetwork]) -> SpikingNetwork:
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *nets)
 
 
-def dqn_agent(ann: SpikingNetwork, eps: float = 0.05) -> agents.Agent:
-    """The DQN as an agent: the converter's ANN (the shipped Q-network), Q-values by `q_values`."""
-    return agents.q_agent(agents.ann_q, ann.num_actions, eps)
-
-
 def check_game(ann: SpikingNetwork, env_id: str) -> None:
     """EvaluationError unless `ann` fits `env_id` (action count and observation shape)."""
-    envs.check_env_id(env_id)
-    obs_shape, n_actions = envs.env_info(env_id)
-    if n_actions != ann.num_actions:
-        raise EvaluationError(f"the network has {ann.num_actions} actions but {env_id} "
-                              f"has {n_actions}; use a checkpoint trained on this game")
-    if tuple(obs_shape) != tuple(ann.obs_shape):
-        raise EvaluationError(f"the network expects observations {ann.obs_shape}, "
-                              f"{env_id} gives {obs_shape}")
+    try:
+        envs.check_fits(env_id, ann.num_actions, ann.obs_shape, "the network")
+    except ValidationError as exc:
+        raise EvaluationError(str(exc)) from None
 
 
 def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: EvalConfig, env_id: str,
@@ -79,7 +72,7 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: Eva
     P, E = len(population), cfg.episodes
     snn = agents.snn_agent(ann.num_actions, time_steps, times, cfg.readout, cfg.input_encoding,
                            cfg.initial_potential, P * E, cfg.eps)
-    agent = agents.side_by_side(snn, dqn_agent(ann, cfg.eps))
+    agent = agents.side_by_side(snn, agents.dqn_agent(ann, cfg.eps))
     res = play(agent, (stack_networks(population), ann), env_id, E, num_agents=P + 1, seed=cfg.seed,
                max_episode_steps=cfg.max_episode_steps, count=("match",), progress=progress,
                desc=f"eval {env_id} T={time_steps}")
@@ -95,36 +88,3 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: Eva
         "dqn": {"scores": res.returns[P].tolist(), "lengths": res.lengths[P].tolist()},
         "timing": res.timing,
     }
-
-
-def score_dqn(params, meta: dict, episodes: int, seed: int = 0, eps: float = 0.05,
-              max_episode_steps: int | None = None, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The DQN's own score: (raw returns [episodes], lengths [episodes]) under the evaluation
-    protocol. The same agent and play loop as the DQN row of `evaluate`, so one model under one
-    seed has one score wherever it is computed (trainer, `snnjax ship`, `snnjax evaluate`)."""
-    from snnjax.convert import from_qnetwork
-
-    ann = from_qnetwork(params, meta)
-    res = play(dqn_agent(ann, eps), ann, meta["env_id"], episodes, seed=seed,
-               max_episode_steps=max_episode_steps, progress=progress, desc=f"score {meta['env_id']}")
-    return res.returns[0], res.lengths[0]
-
-
-def random_scores(env_id: str, episodes: int, seed: int = 0,
-                  max_episode_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A uniformly random agent's (returns [episodes], lengths [episodes]) in the same play loop."""
-    _, n = envs.env_info(env_id)
-    res = play(agents.random_agent(n), None, env_id, episodes, seed=seed, max_episode_steps=max_episode_steps)
-    return res.returns[0], res.lengths[0]
-
-
-def collect_observations(ann: SpikingNetwork, env_id: str, num_frames: int, seed: int = 0,
-                         eps: float = 0.05, num_envs: int = 16, max_episode_steps: int = 4500,
-                         progress: bool = False) -> np.ndarray:
-    """Observations seen by the DQN playing under the evaluation protocol (eps-greedy) on the
-    calibration seed range: the paper's up-to-15,000 normalization frames. [num_frames, ...]."""
-    if num_frames < 1:
-        raise EvaluationError(f"calibration frames must be >= 1, got {num_frames}")
-    out = collect(dqn_agent(ann, eps), ann, env_id, num_frames, num_envs, seed,
-                  max_episode_steps=max_episode_steps, seed_base=envs.CALIBRATION_SEED_BASE, progress=progress)
-    return out.astype(np.uint8 if ann.input_layout == "chw" else np.float32)

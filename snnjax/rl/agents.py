@@ -8,7 +8,7 @@ may count, e.g. every readout's action) and the ONE epsilon-greedy of the projec
 
 Exploration draws are shared by all agents in an env: env e of every agent sees the same draws,
 so two agents that choose the same greedy actions play the same games. With `env_index` (what
-`snnjax.play` passes) env e's draws come from `fold_in(key, env_index[e])`: they do not depend
+`snnjax.rl.play` passes) env e's draws come from `fold_in(key, env_index[e])`: they do not depend
 on how many envs, devices or processes share the work. Without it (the trainer) one draw of
 shape [E] is taken from `key`, as the trainer always has, so trained DQNs stay reproducible.
 """
@@ -21,8 +21,8 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from snnjax import readout as ro
-from snnjax.snn import choose_method, group_rows, map_rows, q_values, simulate_fn
+from snnjax.snn import SpikingNetwork, choose_method, group_rows, map_rows, q_values, simulate_fn
+from snnjax.snn import readout as ro
 
 
 def epsilon_greedy(key: jax.Array, greedy: jax.Array, eps, num_actions: int,
@@ -140,3 +140,8 @@ def side_by_side(agent: Agent, reference: Agent) -> Agent:
         return jnp.concatenate([mine, ref[-1:]], axis=0), {"match": acts == ref_b}
 
     return Agent(greedy, agent.num_actions, agent.eps)
+
+
+def dqn_agent(ann: SpikingNetwork, eps: float = 0.05) -> Agent:
+    """The DQN as an agent: the converter's ANN (the shipped Q-network), Q-values by `q_values`."""
+    return q_agent(ann_q, ann.num_actions, eps)

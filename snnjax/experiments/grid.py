@@ -17,11 +17,15 @@ from typing import Sequence
 
 import numpy as np
 
-from snnjax import envs, io, methods, parallel, report, validate
-from snnjax.checkpoint import CheckpointError, load_qnetwork
-from snnjax.convert import from_qnetwork
-from snnjax.config import EvalConfig
-from snnjax.evaluation import EvaluationError, collect_observations, evaluate
+from snnjax.conversion import methods
+from snnjax.conversion.normalize import from_qnetwork
+from snnjax.core import io, parallel
+from snnjax.experiments import report
+from snnjax.experiments.evaluation import EvaluationError, evaluate
+from snnjax.nets.checkpoint import CheckpointError, load_qnetwork
+from snnjax.rl import envs
+from snnjax.rl.config import EvalConfig
+from snnjax.rl.play import collect_observations
 
 
 def resolve_checkpoint(checkpoint: str | Path, game: str) -> Path:
@@ -74,7 +78,7 @@ def load_checkpoints(checkpoint, games: Sequence[str]) -> dict:
         envs.check_env_id(g)
         path = resolve_checkpoint(checkpoint, g)
         params, meta = load_qnetwork(path)
-        validate.game_fits(g, meta["num_actions"], meta["obs_shape"], f"checkpoint {str(path)!r}")
+        envs.check_fits(g, meta["num_actions"], meta["obs_shape"], f"checkpoint {str(path)!r}")
         loaded[g] = (params, dict(meta, sha256=file_sha256(path)))
     return loaded
 

@@ -8,7 +8,7 @@ The commands (`snnjax.cli`) and the Python API (`experiment.run_grid`, `latency.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 
@@ -104,18 +104,6 @@ def finite_array(x, name: str = "observations") -> None:
     if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         raise ValidationError(f"{name} hold {bad} NaN/inf values; snnjax needs finite inputs")
-
-
-def game_fits(game: str, num_actions: int, obs_shape: Sequence[int], source: str = "the checkpoint") -> None:
-    """The game's action count and observation shape equal the network's."""
-    from snnjax import envs
-
-    shape, n = envs.env_info(game)
-    if n != num_actions:
-        raise ValidationError(f"{source} has {num_actions} actions but {game} has {n}; use a network "
-                              f"trained on {game}")
-    if tuple(shape) != tuple(obs_shape):
-        raise ValidationError(f"{source} expects observations {tuple(obs_shape)}, {game} gives {tuple(shape)}")
 
 
 NETWORKS = ("nature", "mlp")

@@ -8,11 +8,11 @@ finished stages and games, so a kill loses at most the stage in progress):
    eps-greedy play set the percentiles; on held-out frames of the same play (other calibration
    seeds; one environment, every 64th of held_out x 64 consecutive agent steps, so the frames
    span whole episodes, `HELD_OUT`) the conversion rate (eq. 18) at T = 500 for the normal and robust
-   readouts at p = 99.9 and 99.99, and the latency study's curves (`snnjax.latency`: CR against
+   readouts at p = 99.9 and 99.99, and the latency study's curves (`snnjax.experiments.latency`: CR against
    T = 1..1000 for the paper's method and each low-latency option) with the paper's error
    analysis.
 2. play (Table 1): the SNN of the paper's method (p = 99.9, robust readout) and the DQN side by
-   side under the paper's protocol (`snnjax.evaluation`: eps = 0.05, up to 30 no-op starts, raw
+   side under the paper's protocol (`snnjax.experiments.evaluation`: eps = 0.05, up to 30 no-op starts, raw
    score, 18,000-frame cap, evaluation seeds), `episodes` episodes each; then the best
    low-latency method of stage 1 at its smallest good T (the smallest T of the grid from which
    its conversion rate stays at or above the paper's T = 500 rate for that game) the same way.
@@ -41,10 +41,11 @@ from typing import Sequence
 
 import numpy as np
 
-from snnjax import latency, report, stats
-from snnjax.io import savefig, write_json, write_text
+from snnjax.core import stats
+from snnjax.core.io import write_json, write_text
+from snnjax.experiments import latency, plots, report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- benchmark:begin -->", "<!-- benchmark:end -->"
 LOW_LATENCY = ("v0-half", "channelwise", "auto-p", "all", "paper")
 T_CHOICES = (500, 200, 100, 50)
@@ -56,8 +57,8 @@ def seconds_per_decision(time_steps: int, batch: int) -> float:
     observations (random Nature-DQN, after compilation; median of 3)."""
     import jax
 
-    from snnjax.convert import from_params
-    from snnjax.models import NatureDQN, init_params, layer_specs
+    from snnjax.conversion.normalize import from_params
+    from snnjax.nets.models import NatureDQN, init_params, layer_specs
     from snnjax.snn import simulate
 
     net = NatureDQN(18)
@@ -117,7 +118,7 @@ def held_out_frames(ann, game: str, n: int, seed: int, max_episode_steps: int, p
     """`n` frames [n, *obs_shape] of the DQN's eps-greedy play on seed `seed`, every
     HELD_OUT["stride"]-th of n x stride consecutive steps of HELD_OUT["envs"] environment(s): with
     one environment they span whole episodes, not only their openings."""
-    from snnjax.evaluation import collect_observations
+    from snnjax.rl.play import collect_observations
 
     stride = HELD_OUT["stride"]
     return collect_observations(ann, game, n * stride, seed, num_envs=HELD_OUT["envs"],
@@ -128,7 +129,7 @@ def _conversion_stage(ann, cal, held, log) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from snnjax.convert import ActivationStats, normalize
+    from snnjax.conversion.normalize import ActivationStats, normalize
     from snnjax.snn import q_values, simulate
 
     curves = latency.conversion_curves(ann, cal, held, 99.9, 1000, log=log)
@@ -147,9 +148,9 @@ def _conversion_stage(ann, cal, held, log) -> dict:
 
 def _play(ann, cal, game, method: dict, time_steps: int, episodes: int, seed: int, max_episode_steps: int,
           progress: bool) -> dict:
-    from snnjax.convert import ActivationStats, normalize
-    from snnjax.config import EvalConfig
-    from snnjax.evaluation import evaluate
+    from snnjax.conversion.normalize import ActivationStats, normalize
+    from snnjax.experiments.evaluation import evaluate
+    from snnjax.rl.config import EvalConfig
 
     st = ActivationStats(ann, cal, method["percentile"], channelwise=method["channelwise"])
     snn = normalize(ann, st.lambdas(method["percentile"]), 1.0, method["percentile"])
@@ -181,10 +182,10 @@ def run_game(model: Path, out: Path, episodes: int, play_budget_s: float, seed: 
              progress: bool = True, overwrite: bool = False, log=print) -> dict:
     """Both stages for one shipped model; results (and progress) in `out` (JSON). A stored result
     with other settings is an error unless `overwrite` (never silently replaced)."""
-    from snnjax.evaluation import EvaluationError
-    from snnjax.checkpoint import load_qnetwork
-    from snnjax.convert import from_qnetwork
-    from snnjax.evaluation import collect_observations
+    from snnjax.conversion.normalize import from_qnetwork
+    from snnjax.experiments.evaluation import EvaluationError
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.play import collect_observations
 
     settings = {"episodes": episodes, "play_budget_s": play_budget_s, "seed": seed,
                 "calibration_frames": calibration_frames, "held_out": held_out,
@@ -321,32 +322,6 @@ def aggregate(results: dict[str, dict]) -> dict:
     return out
 
 
-def figure1(agg: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    pts = agg["points"]
-    xs = np.array([p[0] for p in pts.values()])
-    ys = np.array([p[1] for p in pts.values()])
-    ax.scatter(xs, ys, s=18)
-    for g, (x, y) in pts.items():
-        ax.annotate(g.replace("-v5", ""), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    if len(xs):
-        lo, hi = min(xs.min(), ys.min(), 0.0), max(xs.max(), ys.max(), 0.1)
-        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="SNN = DQN")
-    ax.set_xlabel("DQN score (ours), (s - random) / (paper's DQN - random)")
-    ax.set_ylabel("SNN score (ours), same normalization")
-    ax.set_title(f"Figure 1: SNN vs DQN on {len(pts)} games (Pearson r = {agg['pearson_r']:.3f}, "
-                 f"Spearman {agg['spearman_rho']:.3f})", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    savefig(fig, path, dpi=110)
-    plt.close(fig)
-
-
 def worst_two(results: dict[str, dict]) -> list[str]:
     conv = {g: r["conversion"]["table2"]["99.9"]["robust"] for g, r in results.items() if "conversion" in r}
     return sorted(conv, key=conv.get)[:2]
@@ -461,11 +436,11 @@ def run(games: Sequence[str], models_dir: Path, results_dir: Path, results_md: P
     agg = aggregate(results)
     fig = None
     if agg["points"]:
-        figure1(agg, docs / "benchmark_figure1.png")
+        plots.normalized_scatter(agg, docs / "benchmark_figure1.png")
         fig = "docs/benchmark_figure1.png"
     replace_section(results_md, section(results, games, fig, "snnjax benchmark --games paper"))
     if benchmarks_md is not None:
-        from snnjax.bench import write_section
+        from snnjax.experiments.speed import write_section
 
         write_section(benchmarks_md, "campaign", throughput_markdown(models_dir, results, games))
     return results

@@ -24,9 +24,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax import envs, parallel
-from snnjax.agents import Agent
-from snnjax.compile import FastJit
+from snnjax.conversion.normalize import from_qnetwork
+from snnjax.core import parallel
+from snnjax.core.compile import FastJit
+from snnjax.core.validate import ValidationError
+from snnjax.rl import agents, envs
+from snnjax.rl.agents import Agent
+from snnjax.snn import SpikingNetwork
 
 STEP_KEY_SALT = 0x5EED  # exploration keys: fold_in(key(seed) ^ salt, step), then env index
 
@@ -157,3 +161,34 @@ def collect(agent: Agent, params: Any, env_id: str, num_frames: int, num_envs: i
          seed_base=seed_base, on_step=take, distributed=False)
     bar.close()
     return np.concatenate(out)
+
+
+def score_dqn(params, meta: dict, episodes: int, seed: int = 0, eps: float = 0.05,
+              max_episode_steps: int | None = None, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The DQN's own score: (raw returns [episodes], lengths [episodes]) under the evaluation
+    protocol. The same agent and play loop as the DQN row of `evaluate`, so one model under one
+    seed has one score wherever it is computed (trainer, `snnjax ship`, `snnjax evaluate`)."""
+    ann = from_qnetwork(params, meta)
+    res = play(agents.dqn_agent(ann, eps), ann, meta["env_id"], episodes, seed=seed,
+               max_episode_steps=max_episode_steps, progress=progress, desc=f"score {meta['env_id']}")
+    return res.returns[0], res.lengths[0]
+
+
+def random_scores(env_id: str, episodes: int, seed: int = 0,
+                  max_episode_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A uniformly random agent's (returns [episodes], lengths [episodes]) in the same play loop."""
+    _, n = envs.env_info(env_id)
+    res = play(agents.random_agent(n), None, env_id, episodes, seed=seed, max_episode_steps=max_episode_steps)
+    return res.returns[0], res.lengths[0]
+
+
+def collect_observations(ann: SpikingNetwork, env_id: str, num_frames: int, seed: int = 0,
+                         eps: float = 0.05, num_envs: int = 16, max_episode_steps: int = 4500,
+                         progress: bool = False) -> np.ndarray:
+    """Observations seen by the DQN playing under the evaluation protocol (eps-greedy) on the
+    calibration seed range: the paper's up-to-15,000 normalization frames. [num_frames, ...]."""
+    if num_frames < 1:
+        raise ValidationError(f"calibration frames must be >= 1, got {num_frames}")
+    out = collect(agents.dqn_agent(ann, eps), ann, env_id, num_frames, num_envs, seed,
+                  max_episode_steps=max_episode_steps, seed_base=envs.CALIBRATION_SEED_BASE, progress=progress)
+    return out.astype(np.uint8 if ann.input_layout == "chw" else np.float32)

@@ -1,6 +1,7 @@
-"""Figure 1 of Tan et al. (2021): score and conversion rate against T and against percentile.
+"""Figures; the only module that imports matplotlib (lazily, so `import snnjax` needs none).
 
-Per game: (a) mean SNN score (dots: episodes) and mean conversion rate against T at the best
+`figure1`: Figure 1 of Tan et al. (2021), score and conversion rate against T and against
+percentile. Per game: (a) mean SNN score (dots: episodes) and mean conversion rate against T at the best
 percentile; (b) the same against percentile at the largest T. DQN mean as a dashed line,
 Pearson r of mean SNN score vs mean conversion rate in the corner.
 """
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from snnjax import stats
-from snnjax.io import savefig
+from snnjax.core import stats
+from snnjax.core.io import savefig
 
 
 def figure1(results_json: str | Path) -> list[Path]:
@@ -70,3 +71,53 @@ def figure1(results_json: str | Path) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def normalized_scatter(agg: dict, path: Path) -> None:
+    """The 17-game scatter of normalized SNN against normalized DQN score (`benchmark.aggregate`),
+    0 = random agent, 1 = the paper's DQN, with Pearson r and Spearman rho. Not the paper's
+    Figure 1 (that is `figure1`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    pts = agg["points"]
+    xs = np.array([p[0] for p in pts.values()])
+    ys = np.array([p[1] for p in pts.values()])
+    ax.scatter(xs, ys, s=18)
+    for g, (x, y) in pts.items():
+        ax.annotate(g.replace("-v5", ""), (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if len(xs):
+        lo, hi = min(xs.min(), ys.min(), 0.0), max(xs.max(), ys.max(), 0.1)
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="SNN = DQN")
+    ax.set_xlabel("DQN score (ours), (s - random) / (paper's DQN - random)")
+    ax.set_ylabel("SNN score (ours), same normalization")
+    ax.set_title(f"Normalized scores: SNN vs DQN on {len(pts)} games (Pearson r = {agg['pearson_r']:.3f}, "
+                 f"Spearman {agg['spearman_rho']:.3f})", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    savefig(fig, path, dpi=110)
+    plt.close(fig)
+
+
+def latency_curves(game: str, res: dict, path: Path) -> None:
+    """Conversion rate against T (log axis), one line per method of a latency study (`latency.run`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, m in res["methods"].items():
+        ax.plot(res["times"], m["cr"], "-o", ms=3, label=f"{name} (p={m['percentile']})")
+    ax.set_xscale("log")
+    ax.set_xlabel("time steps T")
+    ax.set_ylabel("conversion rate")
+    ax.set_ylim(0, 1.01)
+    ax.set_title(f"{game}: conversion rate against T")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    savefig(fig, path, dpi=110)
+    plt.close(fig)

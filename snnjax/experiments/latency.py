@@ -11,7 +11,7 @@ actions on those frames. Methods (all without retraining):
   auto-p          percentile chosen for the best conversion rate at T = 50 on calibration frames
   all             channel-wise + V(0) = V_thr/2 + auto-p
 (The non-spiking integrating output ranks actions exactly like the robust readout, see
-`snnjax.readout`, so it is not a separate line.) The headline per game: the smallest T at which
+`snnjax.snn.readout`, so it is not a separate line.) The headline per game: the smallest T at which
 each method reaches the paper's T = 500 conversion rate (Table 2, robust readout).
 """
 
@@ -23,10 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax import methods, report, validate
-from snnjax.io import check_writable, load_results, make_parent, outputs, settings_diff, savefig, write_json, write_text
-from snnjax.diagnostics import CASES, error_analysis
+from snnjax.conversion import methods
+from snnjax.core import validate
+from snnjax.core.io import check_writable, load_results, make_parent, outputs, settings_diff, write_json, write_text
+from snnjax.experiments import plots, report
 from snnjax.snn import q_values, simulate
+from snnjax.snn.diagnostics import CASES, error_analysis
 
 GRID = (1, 2, 4, 5, 8, 10, 16, 20, 50, 100, 200, 500, 1000)  # 4, 8, 16: the QCFS study's T
 NOTES = "<!-- notes: kept when this file is regenerated -->"  # RESULTS.md: hand-written notes below
@@ -36,7 +38,7 @@ def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, 
                       candidates=(99.0, 99.9, 99.99, 99.999, 100.0), diag_frames: int = 64,
                       diag_times=(10, 50, 500), log=print, progress: bool = False, qcfs_net=None) -> dict:
     """{"methods": {method: {"percentile": p, "cr": [CR at each T of the grid <= t_max]}},
-    "diagnostics": the paper's error analysis (`snnjax.diagnostics`) of the paper's method on the
+    "diagnostics": the paper's error analysis (`snnjax.snn.diagnostics`) of the paper's method on the
     first `diag_frames` frames at each T of `diag_times` <= t_max}."""
     times = tuple(t for t in GRID if t <= t_max)
     q = jax.vmap(lambda o: q_values(ann, o))(jnp.asarray(frames))
@@ -153,26 +155,6 @@ def markdown(game: str, res: dict, paper_p: float) -> str:
     return "\n".join(lines) + "\n" + ("\n" + diag if diag else "")
 
 
-def plot(game: str, res: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for name, m in res["methods"].items():
-        ax.plot(res["times"], m["cr"], "-o", ms=3, label=f"{name} (p={m['percentile']})")
-    ax.set_xscale("log")
-    ax.set_xlabel("time steps T")
-    ax.set_ylabel("conversion rate")
-    ax.set_ylim(0, 1.01)
-    ax.set_title(f"{game}: conversion rate against T")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    savefig(fig, path, dpi=110)
-    plt.close(fig)
-
-
 def output_paths(out: str | Path) -> dict[str, Path]:
     """STEM.json, STEM.md and STEM.png of one `--out`."""
     return outputs(out, ("json", "md", "png"))
@@ -186,14 +168,14 @@ def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames
     A stored study with the same checkpoint, game and settings is returned as it is; one with
     other settings is refused unless `overwrite` (a corrupt one is moved aside). `qcfs`: a QCFS
     network of this game (`snnjax finetune`), added as the method "qcfs"."""
-    from snnjax.checkpoint import load_qnetwork
-    from snnjax.convert import from_qnetwork
-    from snnjax.envs import check_env_id
-    from snnjax.evaluation import collect_observations
+    from snnjax.conversion.normalize import from_qnetwork
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.envs import check_env_id, check_fits
+    from snnjax.rl.play import collect_observations
 
     params, meta = load_qnetwork(checkpoint)
     game = check_env_id(game) if game else meta["env_id"]
-    validate.game_fits(game, meta["num_actions"], meta["obs_shape"], f"checkpoint {str(checkpoint)!r}")
+    check_fits(game, meta["num_actions"], meta["obs_shape"], f"checkpoint {str(checkpoint)!r}")
     validate.percentile(percentile)
     validate.count(frames, "held-out frames")
     validate.count(calibration_frames, "calibration frames")
@@ -205,7 +187,7 @@ def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames
                 "t_max": t_max, "seed": seed, "grid": list(GRID)}
     qnet = None
     if qcfs is not None:
-        from snnjax.qcfs import load as load_qcfs
+        from snnjax.conversion.qcfs import load as load_qcfs
 
         qnet = load_qcfs(qcfs)
         if qnet[3]["env_id"] != game:
@@ -229,5 +211,5 @@ def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames
     res.update(game=game, checkpoint=str(checkpoint), settings=settings)
     write_json(paths["json"], res)
     write_text(paths["md"], markdown(game, res, percentile))
-    plot(game, res, paths["png"])
+    plots.latency_curves(game, res, paths["png"])
     return res

@@ -14,10 +14,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+from typing import Sequence
 
 import numpy as np
 
-from snnjax.validate import ValidationError
+from snnjax.core.validate import ValidationError
 
 # Seed ranges: env i of a run with seed s gets BASE + s * SEEDS_PER_RUN + i, so training,
 # calibration (conversion) and evaluation never share a seed.
@@ -116,6 +117,17 @@ def env_info(env_id: str) -> tuple[tuple[int, ...], int]:
     n = int(env.action_space.n)
     env.close()
     return shape, n
+
+
+def check_fits(game: str, num_actions: int, obs_shape: Sequence[int], source: str = "the checkpoint") -> None:
+    """EnvError unless the network (`num_actions`, `obs_shape` of one observation) fits `game`:
+    the one network-against-game check of every command."""
+    shape, n = env_info(check_env_id(game))
+    if n != num_actions:
+        raise EnvError(f"{source} has {num_actions} actions but {game} has {n}; use a network "
+                       f"trained on {game}")
+    if tuple(shape) != tuple(obs_shape):
+        raise EnvError(f"{source} expects observations {tuple(obs_shape)}, {game} gives {tuple(shape)}")
 
 
 def raw_reward(reward: np.ndarray, info: dict) -> np.ndarray:

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.validate import ValidationError
+from snnjax.core.validate import ValidationError
 
 
 class ParallelError(ValidationError):

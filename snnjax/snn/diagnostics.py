@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.snn import SpikingNetwork, ann_forward, layer_current, prepare_input, simulate
+from snnjax.snn.network import SpikingNetwork, ann_forward, layer_current, prepare_input
+from snnjax.snn.simulate import simulate
 
 CASES = ("R>0,dV>0", "R<0,dV>0", "R>0,dV<0", "R<0,dV<0", "boundary")
 

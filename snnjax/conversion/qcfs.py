@@ -16,23 +16,27 @@ spike count x lambda / T equals h(x) (tested on a grid). In snnjax's normalized 
 eq. (16) with lambda_l = the clip value and V(0) = V_thr / 2; the output layer keeps the
 paper's percentile lambda (its readout, eq. 17, does not depend on it).
 
-Files: `save` writes a Q-network file (`snnjax.checkpoint`, float32) whose metadata holds the
+Files: `save` writes a Q-network file (`snnjax.nets.checkpoint`, float32) whose metadata holds the
 method, L and the clip values; `load` reads it back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from snnjax.conversion.normalize import ActivationStats, check_percentile, from_qnetwork, normalize
+from snnjax.core.validate import ValidationError
+from snnjax.nets.checkpoint import CheckpointError, load_qnetwork, save_qnetwork
 from snnjax.snn import SpikingNetwork, layer_current, prepare_input, q_values
-from snnjax.validate import ValidationError
 
 
 class QCFSError(ValidationError):
@@ -59,8 +63,6 @@ def forward(net: SpikingNetwork, clips, levels: int, obs: jax.Array) -> jax.Arra
 
 def initial_clips(net: SpikingNetwork, frames, percentile: float = 99.9, channelwise: bool = False) -> list:
     """Start lambda_l at the p-th percentile of layer l's ReLU activations (the paper's lambda)."""
-    from snnjax.convert import ActivationStats
-
     lams = ActivationStats(net, frames, percentile, channelwise=channelwise).lambdas(percentile)
     return [jnp.asarray(lam, jnp.float32) for lam in lams[:-1]]
 
@@ -76,7 +78,7 @@ def finetune(ann: SpikingNetwork, frames: np.ndarray, levels: int = 8, steps: in
     """
     from tqdm.auto import tqdm
 
-    from snnjax import validate
+    from snnjax.core import validate
 
     validate.count(levels, "levels", 1, 1024)
     validate.count(steps, "steps", 1)
@@ -134,16 +136,12 @@ def to_snn(tuned: SpikingNetwork, clips, frames, output_percentile: float = 99.9
     """The spiking network of a fine-tuned QCFS network: eq. (16) with lambda_l = clip_l for every
     hidden layer, V_thr = 1 (simulate it with initial_potential=0.5 and T = L); the output layer's
     lambda is the percentile of its positive Q-values on `frames`, as in the paper's method."""
-    from snnjax.methods import QCFS
-
     method = QCFS(tuned, tuple(clips), 0)
     return method.build(tuned, method.calibrate(tuned, frames, [output_percentile]), output_percentile)
 
 
 def save(path: str | Path, tuned: SpikingNetwork, clips, meta: dict, levels: int, history: dict) -> Path:
     """A Q-network file of the fine-tuned weights; its metadata holds the method, L and clips."""
-    from snnjax.checkpoint import save_qnetwork
-
     params = {n: {"kernel": np.asarray(w), "bias": np.asarray(b)}
               for n, w, b in zip(tuned.names, tuned.weights, tuned.biases)}
     meta = dict(meta, method="qcfs", levels=int(levels), clips=[np.asarray(c).tolist() for c in clips],
@@ -153,12 +151,35 @@ def save(path: str | Path, tuned: SpikingNetwork, clips, meta: dict, levels: int
 
 def load(path: str | Path) -> tuple[SpikingNetwork, list, int, dict]:
     """(fine-tuned analog network, clips, L, meta) of a file written by `save`."""
-    from snnjax.checkpoint import CheckpointError, load_qnetwork
-    from snnjax.convert import from_qnetwork
-
     params, meta = load_qnetwork(path)
     if meta.get("method") != "qcfs":
         raise CheckpointError(f"{str(path)!r} is not a QCFS network (write one with `snnjax finetune`)")
     net = from_qnetwork(params, meta)
     clips = [jnp.asarray(c, jnp.float32) for c in meta["clips"]]
     return net, clips, int(meta["levels"]), meta
+
+
+@dataclasses.dataclass(frozen=True)
+class QCFS:
+    """The conversion of a QCFS fine-tuned network: lambda_l = clip_l for every hidden layer."""
+
+    tuned: SpikingNetwork
+    clips: tuple
+    levels: int
+    env_id: str = ""  # the game it was fine-tuned on
+    initial_potential: float = 0.5
+    name: str = "qcfs"
+
+    @classmethod
+    def load(cls, path: str | Path) -> "QCFS":
+        tuned, clips, levels, meta = load(path)
+        return cls(tuned, tuple(clips), levels, meta["env_id"])
+
+    def calibrate(self, ann: SpikingNetwork, frames, percentiles: Sequence[float]) -> ActivationStats:
+        return ActivationStats(self.tuned, frames, min(check_percentile(p) for p in percentiles))
+
+    def calibration_key(self) -> tuple:
+        return ("qcfs", id(self.tuned))
+
+    def build(self, ann: SpikingNetwork, cal: ActivationStats, percentile: float) -> SpikingNetwork:
+        return normalize(self.tuned, [*self.clips, cal.lambdas(percentile)[-1]], 1.0, percentile)
