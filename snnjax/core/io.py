@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from snnjax.core.validate import ValidationError
+
 RESULT_SUFFIXES = (".json", ".csv", ".md", ".png")
 
 
@@ -154,3 +156,29 @@ def settings_diff(stored: dict, wanted: dict) -> list[str]:
     """Human-readable differences between two settings dicts (JSON round-tripped)."""
     a, b = json.loads(json.dumps(_finite(stored))), json.loads(json.dumps(_finite(wanted)))
     return [f"{k}: stored {a.get(k)!r}, asked {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+class SettingsMismatch(ValidationError):
+    """Stored results were made with other settings, and replacing them was not asked for."""
+
+
+def resume_results(path: str | Path, settings: dict, overwrite: bool = False, what: str = "results",
+                   warn=None, schema: Callable[[dict], str | None] | None = None,
+                   stored: Callable[[dict], dict] = lambda r: r["settings"]) -> dict | None:
+    """The one resume mechanism of every long run (evaluate, sweep, latency, benchmark).
+
+    Returns the results stored at `path` when they were made with `settings` (`stored(results)`
+    is what is compared; the caller keeps their finished entries and runs the rest), or None
+    when there is nothing to resume: no file; a corrupt, foreign or mistyped one (moved aside by
+    `load_results`); or one with other settings and `overwrite`. Other settings without
+    `overwrite`: SettingsMismatch naming every difference; nothing is touched."""
+    old = load_results(path, warn=warn, schema=schema)
+    if old is None:
+        return None
+    diff = settings_diff(stored(old), settings)
+    if not diff:
+        return old
+    if overwrite:
+        return None
+    raise SettingsMismatch(f"{str(path)!r} holds {what} made with other settings (" + "; ".join(diff)
+                           + "): pass another --out, or --overwrite to replace them")

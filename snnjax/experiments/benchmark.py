@@ -42,7 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from snnjax.core import stats
-from snnjax.core.io import write_json, write_text
+from snnjax.core.io import load_results, resume_results, write_json, write_text
 from snnjax.experiments import latency, plots, report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,21 +183,13 @@ def run_game(model: Path, out: Path, episodes: int, play_budget_s: float, seed: 
     """Both stages for one shipped model; results (and progress) in `out` (JSON). A stored result
     with other settings is an error unless `overwrite` (never silently replaced)."""
     from snnjax.conversion.normalize import from_qnetwork
-    from snnjax.experiments.evaluation import EvaluationError
     from snnjax.nets.checkpoint import load_qnetwork
     from snnjax.rl.play import collect_observations
 
     settings = {"episodes": episodes, "play_budget_s": play_budget_s, "seed": seed,
                 "calibration_frames": calibration_frames, "held_out": held_out,
                 "max_episode_steps": max_episode_steps}
-    res = json.loads(out.read_text()) if out.exists() else {"settings": settings}
-    if res.get("settings") != settings:
-        if not overwrite:
-            diff = ", ".join(f"{k}: stored {res.get('settings', {}).get(k)!r}, asked {v!r}"
-                             for k, v in settings.items() if res.get("settings", {}).get(k) != v)
-            raise EvaluationError(f"{out} holds a benchmark run with other settings ({diff}); pass "
-                                  "--overwrite to replace it or another --results-dir")
-        res = {"settings": settings}
+    res = resume_results(out, settings, overwrite, "a benchmark run", warn=log) or {"settings": settings}
     if _finished(res):
         return res
     params, meta = load_qnetwork(model)
@@ -429,8 +421,8 @@ def run(games: Sequence[str], models_dir: Path, results_dir: Path, results_md: P
         if model.is_file():
             results[g] = run_game(model, out, episodes, play_budget_s, progress=progress, overwrite=overwrite,
                                   log=log, **game_settings)
-        elif out.exists():
-            results[g] = json.loads(out.read_text())
+        elif (stored := load_results(out, warn=log)) is not None:
+            results[g] = stored
     docs = results_md.parent / "docs"
     docs.mkdir(exist_ok=True)
     agg = aggregate(results)

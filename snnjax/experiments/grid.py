@@ -147,16 +147,10 @@ def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path,
     settings = dict(proto, percentiles=percentiles)
     if qcfs is not None:
         settings.update(method="qcfs", qcfs=str(qcfs), levels=method.levels)
-    results = io.load_results(paths["json"], warn=log, schema=results_schema)
+    results = io.resume_results(paths["json"], settings, overwrite, warn=log, schema=results_schema,
+                                stored=lambda r: {k: r["settings"].get(k) for k in PROTOCOL_KEYS})
     if results is not None:
-        diff = io.settings_diff({k: results["settings"].get(k) for k in PROTOCOL_KEYS}, settings)
-        if diff and not overwrite:
-            raise EvaluationError(f"{str(paths['json'])!r} holds results made with other settings ("
-                                  + "; ".join(diff) + "): pass another --out, or --overwrite to replace them")
-        if diff:
-            results = None
-        else:
-            log(f"resuming {paths['json']}: finished entries are kept")
+        log(f"resuming {paths['json']}: finished entries are kept")
     if results is None:
         results = {"settings": settings, "games": {}}
     results["settings"] = dict(settings, time_steps=sorted(

@@ -25,7 +25,7 @@ import numpy as np
 
 from snnjax.conversion import methods
 from snnjax.core import validate
-from snnjax.core.io import check_writable, load_results, make_parent, outputs, settings_diff, write_json, write_text
+from snnjax.core.io import check_writable, make_parent, outputs, resume_results, write_json, write_text
 from snnjax.experiments import plots, report
 from snnjax.snn import q_values, simulate
 from snnjax.snn.diagnostics import CASES, error_analysis
@@ -193,16 +193,12 @@ def run(checkpoint, game: str | None, percentile: float, out: str | Path, frames
         if qnet[3]["env_id"] != game:
             raise validate.ValidationError(f"QCFS network {str(qcfs)!r} was fine-tuned on {qnet[3]['env_id']}, not {game}")
         settings["qcfs"] = str(qcfs)
-    old = load_results(paths["json"], warn=log)
+    old = resume_results(paths["json"], dict(settings, game=game, checkpoint=str(checkpoint)), overwrite,
+                         "a latency study", warn=log,
+                         stored=lambda r: dict(r["settings"], game=r.get("game"), checkpoint=r.get("checkpoint")))
     if old is not None:
-        diff = settings_diff(dict(old["settings"], game=old.get("game"), checkpoint=old.get("checkpoint")),
-                             dict(settings, game=game, checkpoint=str(checkpoint)))
-        if not diff:
-            log(f"{paths['json']} already holds this study: reusing it")
-            return old
-        if not overwrite:
-            raise validate.ValidationError(f"{str(paths['json'])!r} holds a latency study with other settings ("
-                                           + "; ".join(diff) + "): pass another --out, or --overwrite")
+        log(f"{paths['json']} already holds this study: reusing it")
+        return old
     make_parent(paths["json"])  # validation passed: the folder is the first thing made
     ann = from_qnetwork(params, meta)
     calib = collect_observations(ann, game, calibration_frames, seed, progress=progress)
