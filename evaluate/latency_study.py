@@ -17,8 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from snnjax.experiments import latency
-from snnjax.experiments.benchmark import replace_section
+from snnjax.experiments import latency, report
 from snnjax.nets.checkpoint import load_qnetwork
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,8 +92,7 @@ def main(argv=None) -> int:
     text += "\n## Conversion rate (%) against T, per game\n\n" + "\n".join(sections)
     # Only this study's section is rewritten; the benchmark and QCFS sections and the
     # hand-written notes below the notes marker survive.
-    replace_section(Path(args.out), LATENCY_BEGIN + "\n" + text.rstrip("\n") + "\n" + LATENCY_END + "\n",
-                    LATENCY_BEGIN, LATENCY_END)
+    report.write_section(Path(args.out), text, LATENCY_BEGIN, LATENCY_END)
     print(f"wrote {args.out}")
     return 0
 

@@ -24,8 +24,7 @@ from pathlib import Path
 
 from snnjax.core import stats
 from snnjax.core.io import savefig, write_json
-from snnjax.experiments import benchmark, grid, latency
-from snnjax.experiments.benchmark import replace_section
+from snnjax.experiments import benchmark, grid, latency, report
 from snnjax.nets.checkpoint import load_qnetwork
 from snnjax.rl.config import EvalConfig
 
@@ -100,7 +99,7 @@ def plot(game: str, curves: dict, secs: dict, path: Path) -> None:
 
 
 def section(results: dict, levels: int, steps: int, secs: dict) -> str:
-    lines = [BEGIN, f"## Conversion-aware fine-tuning (QCFS, L = {levels}): converted DQNs at T <= 8", "",
+    lines = [f"## Conversion-aware fine-tuning (QCFS, L = {levels}): converted DQNs at T <= 8", "",
              "Written by `python evaluate/qcfs_study.py`. Every hidden ReLU of the shipped DQN is replaced by the "
              f"quantization-clip-floor-shift activation with L = {levels} levels and a trainable clip value per layer "
              "(Bu et al. 2022), and the network is distilled for "
@@ -136,7 +135,6 @@ def section(results: dict, levels: int, steps: int, secs: dict) -> str:
                          f"| {stats.fmt_pm(row['snn_mean'], row['snn_std'])} | {row['snn_pct_of_dqn']:.1f} "
                          f"| {row['p_value']:.2g} | {100 * row['cr_robust']:.1f} |")
         lines += ["", f"![{game}: accuracy against time](docs/qcfs_time_{game}.png)", ""]
-    lines.append(END)
     return "\n".join(lines) + "\n"
 
 
@@ -174,7 +172,7 @@ def main(argv=None) -> int:
         docs = Path(args.out).parent / "docs"
         docs.mkdir(exist_ok=True)
         plot(game, curves, secs, docs / f"qcfs_time_{game}.png")
-        replace_section(Path(args.out), section(results, args.levels, args.steps, secs), BEGIN, END)
+        report.write_section(Path(args.out), section(results, args.levels, args.steps, secs), BEGIN, END)
         print(f"{game}: QCFS section of {args.out} updated", flush=True)
     return 0
 

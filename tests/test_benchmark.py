@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from snnjax.experiments import benchmark, latency
+from snnjax.experiments import benchmark, latency, report
 
 TIMES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 
@@ -60,11 +60,11 @@ def test_choose_t_by_hand(monkeypatch):
 
 def test_replace_section_keeps_everything_else(tmp_path):
     md = tmp_path / "R.md"
-    md.write_text("# title\n\nlatency part\n\n" + latency.NOTES + "\nhand notes\n")
-    benchmark.replace_section(md, benchmark.BEGIN + "\nfirst\n" + benchmark.END + "\n")
+    md.write_text("# title\n\nlatency part\n\n" + report.NOTES + "\nhand notes\n")
+    report.write_section(md, "first", benchmark.BEGIN, benchmark.END)
     text = md.read_text()
-    assert text.index("latency part") < text.index("first") < text.index(latency.NOTES) < text.index("hand notes")
-    benchmark.replace_section(md, benchmark.BEGIN + "\nsecond\n" + benchmark.END + "\n")
+    assert text.index("latency part") < text.index("first") < text.index(report.NOTES) < text.index("hand notes")
+    report.write_section(md, "second", benchmark.BEGIN, benchmark.END)
     text = md.read_text()
     assert "first" not in text and text.count(benchmark.BEGIN) == 1 and "second" in text and "hand notes" in text
 

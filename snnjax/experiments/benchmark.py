@@ -42,7 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from snnjax.core import stats
-from snnjax.core.io import load_results, resume_results, write_json, write_text
+from snnjax.core.io import load_results, resume_results, write_json
 from snnjax.experiments import latency, plots, report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -322,7 +322,7 @@ def worst_two(results: dict[str, dict]) -> list[str]:
 def section(results: dict[str, dict], games: Sequence[str], figure: str | None, command: str) -> str:
     agg = aggregate(results)
     done = sum(1 for g in games if "play" in results.get(g, {}))
-    lines = [BEGIN, "## The paper's benchmark: Tables 1 and 2, Figure 1", "",
+    lines = ["## The paper's benchmark: Tables 1 and 2, Figure 1", "",
              f"Written by `{command}` from `results/benchmark/<game>.json` ({done} of {len(games)} games "
              "played; rows marked \"not yet\" have no shipped model or no finished run yet). Every number "
              "is for the shipped int8 network (`models/README.md`).", "", tables(results, games)]
@@ -354,22 +354,7 @@ def section(results: dict[str, dict], games: Sequence[str], figure: str | None, 
             lines.append(f"| {g} | {a['time_steps']} | {a['timing']['decisions_per_s']:.1f} | {a['timing']['wall_s']:.0f} "
                          f"| {b['time_steps']} | {b['timing']['decisions_per_s']:.1f} | {b['timing']['wall_s']:.0f} |")
         lines.append("")
-    lines.append(END)
     return "\n".join(lines) + "\n"
-
-
-def replace_section(path: Path, text: str, begin: str = BEGIN, end: str = END) -> None:
-    """Put `text` (which starts with `begin` and ends with `end`) into `path` in place of the old
-    section, or before the hand-written notes marker, or at the end; the rest is untouched."""
-    old = path.read_text() if path.exists() else ""
-    if begin in old and end in old:
-        new = old.split(begin, 1)[0] + text.rstrip("\n") + old.split(end, 1)[1]
-    elif latency.NOTES in old:
-        head, tail = old.split(latency.NOTES, 1)
-        new = head.rstrip("\n") + "\n\n" + text + "\n" + latency.NOTES + tail
-    else:
-        new = old.rstrip("\n") + ("\n\n" if old else "") + text
-    write_text(path, new)
 
 
 def throughput_markdown(models_dir: Path, results: dict[str, dict], games: Sequence[str]) -> str:
@@ -430,9 +415,9 @@ def run(games: Sequence[str], models_dir: Path, results_dir: Path, results_md: P
     if agg["points"]:
         plots.normalized_scatter(agg, docs / "benchmark_figure1.png")
         fig = "docs/benchmark_figure1.png"
-    replace_section(results_md, section(results, games, fig, "snnjax benchmark --games paper"))
+    report.write_section(results_md, section(results, games, fig, "snnjax benchmark --games paper"), BEGIN, END)
     if benchmarks_md is not None:
-        from snnjax.experiments.speed import write_section
 
-        write_section(benchmarks_md, "campaign", throughput_markdown(models_dir, results, games))
+        report.write_section(benchmarks_md, throughput_markdown(models_dir, results, games),
+                             *report.bench_markers("campaign"), empty="# Benchmarks\n")
     return results

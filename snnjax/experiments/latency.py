@@ -31,7 +31,6 @@ from snnjax.snn import q_values, simulate
 from snnjax.snn.diagnostics import CASES, error_analysis
 
 GRID = (1, 2, 4, 5, 8, 10, 16, 20, 50, 100, 200, 500, 1000)  # 4, 8, 16: the QCFS study's T
-NOTES = "<!-- notes: kept when this file is regenerated -->"  # RESULTS.md: hand-written notes below
 
 
 def conversion_curves(ann, calib, frames, percentile: float, t_max: int = 1000, auto_t: int = 50,

@@ -12,8 +12,9 @@ import platform
 from pathlib import Path
 
 from snnjax.core import stats
-from snnjax.core.io import atomic_write
+from snnjax.core.io import atomic_write, write_text
 
+NOTES = "<!-- notes: kept when this file is regenerated -->"  # hand-written notes below it survive
 DATA = Path(__file__).resolve().parents[1] / "data"  # snnjax/data: the paper's tables
 CSV_FIELDS = ("game", "time_steps", "percentile", "readout", "episodes", "dqn_mean", "dqn_std",
               "snn_mean", "snn_std", "snn_pct_of_dqn", "p_value", "cr_normal", "cr_normal_std",
@@ -96,3 +97,28 @@ def console_table(rows: list[dict]) -> str:
                    f"{stats.fmt(r['snn_pct_of_dqn'], '.1f'):>8}{stats.fmt(r['p_value'], '.3f'):>8}{_pct(r['cr_normal']):>9}"
                    f"{_pct(r['cr_robust']):>8}")
     return "\n".join(out)
+
+
+def write_section(path: str | Path, body: str, begin: str, end: str, before: str | None = NOTES,
+                  empty: str = "") -> Path:
+    """The one Markdown section writer: `body` between the comment lines `begin` and `end` of
+    `path`, in place of the old section; a new section goes before the `before` marker where the
+    file has one, else at the end (a missing file starts as `empty`). Everything outside the
+    section is untouched."""
+    path = Path(path)
+    old = path.read_text() if path.exists() else empty
+    block = f"{begin}\n{body.strip(chr(10))}\n{end}"
+    if begin in old and end in old.split(begin, 1)[1]:
+        head, rest = old.split(begin, 1)
+        new = head + block + rest.split(end, 1)[1]
+    elif before and before in old:
+        head, tail = old.split(before, 1)
+        new = head.rstrip("\n") + "\n\n" + block + "\n\n" + before + tail
+    else:
+        new = old.rstrip("\n") + ("\n\n" if old.strip() else "") + block + "\n"
+    return write_text(path, new)
+
+
+def bench_markers(name: str) -> tuple[str, str]:
+    """The comment lines around BENCHMARKS.md's section NAME."""
+    return f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"

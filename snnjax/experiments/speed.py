@@ -19,7 +19,6 @@ import numpy as np
 
 from snnjax.conversion.normalize import convert, from_params
 from snnjax.core.compile import FastJit, fast_options_supported
-from snnjax.core.io import write_text
 from snnjax.experiments import report
 from snnjax.nets.models import NatureDQN, init_params, layer_specs
 from snnjax.rl import envs
@@ -393,12 +392,5 @@ def run(out: str | Path = "BENCHMARKS.md", Ts=(100, 500), Bs=(1, 16, 64, 256), E
 
 
 def write_section(path: Path, name: str, body: str) -> None:
-    """Replace (or append) the block between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`."""
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{start}\n{body.rstrip()}\n{end}"
-    if start in text and end in text:
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    write_text(path, text)
+    """BENCHMARKS.md's section NAME (`report.write_section` between `report.bench_markers(NAME)`)."""
+    report.write_section(path, body, *report.bench_markers(name), empty="# Benchmarks\n")
