@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.conversion.normalize import ActivationStats, check_percentile, from_qnetwork, normalize
+from snnjax.conversion.methods import Percentile
+from snnjax.conversion.normalize import ActivationStats, check_percentile, from_qnetwork
 from snnjax.experiments.benchmark import held_out_frames
 from snnjax.nets.checkpoint import load_qnetwork
 from snnjax.rl.play import collect_observations
@@ -42,7 +43,7 @@ def readout_ties(ann, stats: ActivationStats, held, percentile: float, time_step
     """The numbers above for one percentile; `stats`: the calibration frames' activation
     statistics (kept for every percentile asked, one pass); `held` [N, *obs_shape] raw frames."""
     target = np.asarray(jnp.argmax(jax.vmap(lambda o: q_values(ann, o))(jnp.asarray(held)), -1))
-    snn = normalize(ann, stats.lambdas(percentile), 1.0, percentile)
+    snn = Percentile().build(ann, stats, percentile)
     qn = np.asarray(jax.vmap(lambda o: q_values(snn, o))(jnp.asarray(held)))  # [N, A], eq. 16 units
     res = simulate(snn, held, time_steps)
     normal, robust = np.asarray(res.normal), np.asarray(res.robust)
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     if min(args.calibration_frames, args.held_out, args.time_steps) < 1:
         ap.error("--calibration-frames, --held-out and -T must be >= 1")
     cal = collect_observations(ann, args.game, args.calibration_frames, 0, max_episode_steps=4500, progress=True)
-    stats = ActivationStats(ann, cal, min(percentiles))  # one pass serves every percentile
+    stats = Percentile().calibrate(ann, cal, percentiles)  # one pass serves every percentile
     if args.openings:
         held = collect_observations(ann, args.game, args.held_out * 8, 1, max_episode_steps=4500, progress=True)[::8]
     else:

@@ -28,7 +28,12 @@ from snnjax.conversion.normalize import ActivationStats, auto_percentile, check_
 from snnjax.conversion.qcfs import QCFS
 from snnjax.snn import SpikingNetwork
 
-__all__ = ["AutoPercentile", "Percentile", "QCFS"]  # QCFS: defined beside its fine-tuning (`qcfs`)
+__all__ = ["AutoPercentile", "Percentile", "QCFS", "build_one"]  # QCFS: defined beside its fine-tuning (`qcfs`)
+
+
+def build_one(method, ann: SpikingNetwork, frames, percentile: float) -> SpikingNetwork:
+    """The SNN of `method` at one percentile: calibrate on `frames`, then build."""
+    return method.build(ann, method.calibrate(ann, frames, [percentile]), percentile)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -129,7 +129,7 @@ def _conversion_stage(ann, cal, held, log) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from snnjax.conversion.normalize import ActivationStats, normalize
+    from snnjax.conversion import methods
     from snnjax.snn import q_values, simulate
 
     curves = latency.conversion_curves(ann, cal, held, 99.9, 1000, log=log)
@@ -138,8 +138,7 @@ def _conversion_stage(ann, cal, held, log) -> dict:
     k500 = curves["times"].index(500)
     table2["99.9"] = {"normal": curves["methods"]["paper-normal"]["cr"][k500],
                       "robust": curves["methods"]["paper"]["cr"][k500]}
-    st = ActivationStats(ann, cal, 99.99)
-    res = simulate(normalize(ann, st.lambdas(99.99), 1.0, 99.99), held, 500)
+    res = simulate(methods.build_one(methods.Percentile(), ann, cal, 99.99), held, 500)
     table2["99.99"] = {r: float((np.asarray(res.actions(r)) == target).mean()) for r in ("normal", "robust")}
     log("  Table 2 (T=500): " + ", ".join(f"p={p}: normal {v['normal']:.3f} robust {v['robust']:.3f}"
                                            for p, v in table2.items()))
@@ -148,12 +147,11 @@ def _conversion_stage(ann, cal, held, log) -> dict:
 
 def _play(ann, cal, game, method: dict, time_steps: int, episodes: int, seed: int, max_episode_steps: int,
           progress: bool) -> dict:
-    from snnjax.conversion.normalize import ActivationStats, normalize
+    from snnjax.conversion import methods
     from snnjax.experiments.evaluation import evaluate
     from snnjax.rl.config import EvalConfig
 
-    st = ActivationStats(ann, cal, method["percentile"], channelwise=method["channelwise"])
-    snn = normalize(ann, st.lambdas(method["percentile"]), 1.0, method["percentile"])
+    snn = methods.build_one(methods.Percentile(channelwise=method["channelwise"]), ann, cal, method["percentile"])
     cfg = EvalConfig(episodes=episodes, readout=method["readout"], seed=seed,
                      initial_potential=method["initial_potential"], max_episode_steps=max_episode_steps)
     res = evaluate(ann, [snn], cfg, game, time_steps, progress=progress)

@@ -166,7 +166,7 @@ models/<game>.npz`); `<game>.json` holds its provenance: resolved config, seed, 
 and frames, wall time, hardware, package versions, its score under the paper's evaluation
 protocol (eps = 0.05, up to 30 no-op starts, raw score, 18,000-frame cap, evaluation seeds),
 a random agent under the same protocol with Welch's p, and the greedy regression band that
-`tests/test_shipped_models.py` checks. `logs/<game>.log.csv` is the training log.
+`tests/e2e/test_shipped_models.py` checks. `logs/<game>.log.csv` is the training log.
 Written by `snnjax ship RUN_DIR` (one run) and `snnjax campaign --games paper` (the 17 games).
 
 **Storage: int8.** Every Atari network is stored as int8 weights with one float32 scale per
@@ -181,7 +181,7 @@ differ, because that float32 file is not kept).
 **One model, one seed, one score.** Every score here comes from the one play loop
 (`snnjax.rl.play`) with the DQN agent that `snnjax evaluate` plays beside its SNN; an episode
 depends only on the model, the seed and its index, so the main command's 8 DQN episodes are
-the first 8 of the 20 here (`tests/test_shipped_models.py` checks it on Breakout). The models
+the first 8 of the 20 here (`tests/e2e/test_shipped_models.py` checks it on Breakout). The models
 shipped before that loop existed were scored again with it (`snnjax rescore`).
 
 **One recipe for the 17-game campaign** (`configs/campaign.toml`, used unchanged for every

@@ -1,7 +1,7 @@
 """Evaluate the shipped Breakout DQN and its SNN briefly; write the result JSON (process 0).
 
 usage: eval_parallel.py OUT [COORDINATOR NUM_PROCESSES PROCESS_ID]
-Run by tests/test_parallel.py on 1 device, 4 forced host devices and 2 processes."""
+Run by tests/core/test_parallel.py on 1 device, 4 forced host devices and 2 processes."""
 
 import json
 import sys
