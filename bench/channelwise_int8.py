@@ -15,7 +15,7 @@ convolutions to float32 here.
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 import jax
@@ -29,8 +29,11 @@ from snnjax.snn import q_values, simulate, to_int8
 
 
 def main() -> None:
-    game = sys.argv[1] if len(sys.argv) > 1 else "Breakout-v5"
-    T = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("game", nargs="?", default="Breakout-v5", help="a shipped model's game (default Breakout-v5)")
+    ap.add_argument("T", type=int, nargs="?", default=100, help="time steps per frame (default 100)")
+    args = ap.parse_args()
+    game, T = args.game, args.T
     ann = from_qnetwork(*load_qnetwork(f"models/{game}.npz"))
     frames = collect_observations(ann, game, 15000)
     held = collect_observations(ann, game, 64 * 256, seed=1)[::64]

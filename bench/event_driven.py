@@ -2,8 +2,8 @@
 # usage: python bench/event_driven.py OUT.json   (prints one row per layer x rows x firing rate)
 """Event-driven propagation for the dense layers, measured: dense matmul vs gathering the weight
 rows of the inputs that spiked (fixed capacity K per row so shapes stay static under jit)."""
+import argparse
 import json
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +11,10 @@ import numpy as np
 
 from snnjax.core.compile import FastJit
 from snnjax.experiments.speed import best_time
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("out", help="JSON file for the measured rows")
+args = ap.parse_args()
 
 rng = np.random.default_rng(0)
 out = []
@@ -34,4 +38,4 @@ for n_in, n_out, name in ((3136, 512, "fc1 (3136->512)"), (512, 6, "q (512->6)")
             r = {"layer": name, "rows": rows, "rate": rate, "K": K, "dense_us": 1e6 * np.median(t_d), "event_us": 1e6 * np.median(t_e)}
             r["event_over_dense"] = r["event_us"] / r["dense_us"]
             print(r, flush=True); out.append(r)
-json.dump(out, open(sys.argv[1], "w"), indent=1)
+json.dump(out, open(args.out, "w"), indent=1)

@@ -16,8 +16,8 @@ The IF part is elementwise: per neuron and step it reads V and z and writes V an
 (16 bytes in fp32); its rate in GB/s is set beside a plain elementwise kernel of the same size
 (y = a * x + b over the state's floats, 12 bytes per float) measured in the same run.
 """
+import argparse
 import json
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +36,11 @@ from snnjax.snn import (
 )
 from snnjax.snn.readout import robust_rate
 
-T = int(sys.argv[2]) if len(sys.argv) > 2 else 500
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("out", help="JSON file for the measured rows")
+ap.add_argument("T", type=int, nargs="?", default=500, help="time steps per frame (default 500)")
+args = ap.parse_args()
+T = args.T
 snn = bench_network()
 shapes = snn.layer_shapes()
 neurons = sum(int(np.prod(s)) for s in shapes)
@@ -106,5 +110,5 @@ for B in (16, 64):
            "axpb_gb_per_s": 12 * B * neurons / (ms["a*x+b"] / 1e3) / 1e9}
     print(row, flush=True)
     out["rows"].append(row)
-with open(sys.argv[1], "w") as f:
+with open(args.out, "w") as f:
     json.dump(out, f, indent=1)

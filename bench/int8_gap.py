@@ -13,7 +13,7 @@ and every spiking layer's int8 call alone at B rows against the 2048^3 int8 GEMM
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 import jax
@@ -35,8 +35,11 @@ def median_time(f, *args, rounds: int = 5) -> float:
 
 
 def main() -> None:
-    B = int(sys.argv[1]) if len(sys.argv) > 1 else 64
-    T = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("B", type=int, nargs="?", default=64, help="observations per step (default 64)")
+    ap.add_argument("T", type=int, nargs="?", default=100, help="time steps per frame (default 100)")
+    args = ap.parse_args()
+    B, T = args.B, args.T
     net = bench_network()
     shapes = net.layer_shapes()
     L = net.num_layers

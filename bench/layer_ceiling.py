@@ -5,8 +5,8 @@ maps, as the simulator computes it) alone, in GFLOP/s and as a fraction of the f
 measured in the same run, at the row counts the simulator uses (B x Tc = 16, 64 and 512).
 For the spiking convolutions also the same sums as im2col + one matmul (the patches gathered by
 strided slices, then [rows x Ho x Wo, kh kw C] x [kh kw C, C_out]), the usual alternative lowering."""
+import argparse
 import json
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +27,10 @@ def im2col_conv(x, w, b, stride):
     patches = jnp.concatenate(cols, -1).reshape(-1, kh * kw * c)  # (i, j, c) order = w's
     return (patches @ w.reshape(-1, o)).reshape(n, ho, wo, o) + b
 
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("out", help="JSON file for the measured rows")
+args = ap.parse_args()
 
 snn = bench_network()
 shapes = snn.layer_shapes()
@@ -62,5 +66,5 @@ for rows in (16, 64, 512):
          "frac_peak": total_flop / total_t / 1e9 / peak}
     print(r, flush=True)
     rows_out.append(r)
-with open(sys.argv[1], "w") as f:
+with open(args.out, "w") as f:
     json.dump({"peak_gflops": peak, "rows": rows_out}, f, indent=1)

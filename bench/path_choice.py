@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 # usage: python bench/path_choice.py OUT.json   (the measurements behind snnjax.snn.choose_method)
 """Round-robin medians: simulation paths at several (T, B), same compile option unless named."""
+import argparse
 import json
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +11,10 @@ import numpy as np
 from snnjax.core.compile import FastJit
 from snnjax.experiments.speed import bench_network, best_time
 from snnjax.snn import auto_chunk, simulate_fn
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("out", help="JSON file for the measured rows")
+args = ap.parse_args()
 
 snn = bench_network(6)
 rng = np.random.default_rng(1)
@@ -35,4 +39,4 @@ for T, B in shapes:
             times[k].append(best_time(f, snn, obs, repeat=1, min_time=0.0))
     res[f"{T},{B}"] = {k: B / float(np.median(v)) for k, v in times.items()}
     print(T, B, {k: round(v, 2) for k, v in res[f"{T},{B}"].items()}, flush=True)
-json.dump(res, open(sys.argv[1], "w"), indent=1)
+json.dump(res, open(args.out, "w"), indent=1)
