@@ -41,6 +41,18 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _parser_train(sub) -> None:
+    t = sub.add_parser("train", help="train a DQN on an envpool environment")
+    t.add_argument("--config", required=True, help="TOML config file (see configs/)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field (repeatable), e.g. --set env_id=Pong-v5")
+    t.add_argument("--run-dir", help="output folder (default runs/<env_id>-seed<seed>)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its latest checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
+    _progress_flag(t)
+    t.set_defaults(func=cmd_train)
+
+
 def _floats(text: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",") if x.strip()]
@@ -77,6 +89,12 @@ def _games(args) -> list[str]:
     if ckpt.is_dir():
         raise UsageError(f"--checkpoint {str(ckpt)!r} is a folder: name the game with --game or --games")
     return [load_qnetwork(ckpt)[1]["env_id"]]
+
+
+def _eval_defaults():
+    from snnjax.rl.config import EvalConfig
+
+    return EvalConfig()
 
 
 # Flags of `evaluate` / `sweep` that set an EvalConfig field (a flag given wins over --config and --set).
@@ -120,6 +138,16 @@ def cmd_evaluate(args) -> int:
     return _run(args, args.time_steps, args.percentile)
 
 
+def _parser_evaluate(sub) -> None:
+    ev = _eval_defaults()
+    e = sub.add_parser("evaluate", help="play a DQN and its SNN side by side (scores, conversion rates)")
+    e.add_argument("--time-steps", "-T", type=int, help=f"SNN steps per frame (default {ev.time_steps[0]}; paper: 500)")
+    e.add_argument("--percentile", "-p", type=float,
+                   help=f"normalization percentile in (0, 100] (default {ev.percentiles[0]})")
+    _eval_options(e, "results/evaluate.json")
+    e.set_defaults(func=cmd_evaluate)
+
+
 def cmd_sweep(args) -> int:
     from snnjax.core import io
     from snnjax.experiments.plots import figure1
@@ -132,6 +160,16 @@ def cmd_sweep(args) -> int:
         for path in figure1(io.outputs(args.out)["json"]):
             print(f"figure: {path}")
     return code
+
+
+def _parser_sweep(sub) -> None:
+    w = sub.add_parser("sweep", help="grid over T and percentile, one population run per T; Figure-1 plots")
+    w.add_argument("--time-steps", "-T", help="comma-separated T values (default "
+                   + ",".join(map(str, SWEEP_DEFAULTS["time_steps"])) + ")")
+    w.add_argument("--percentiles", "-p", help="comma-separated percentiles (default "
+                   + ",".join(f"{p:g}" for p in SWEEP_DEFAULTS["percentiles"]) + ")")
+    _eval_options(w, "results/sweep.json")
+    w.set_defaults(func=cmd_sweep)
 
 
 def cmd_convert(args) -> int:
@@ -174,6 +212,27 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def _parser_convert(sub) -> None:
+    from snnjax.conversion.normalize import auto_percentile
+
+    ev = _eval_defaults()
+    c = sub.add_parser("convert", help="convert a Q-network to an SNN .npz (documented keys)")
+    c.add_argument("--checkpoint", required=True, help="Q-network .npz or run folder")
+    c.add_argument("--percentile", "-p", default=str(ev.percentiles[0]),
+                   help="normalization percentile in (0, 100], or 'auto': the candidate (99 ... 100) with the "
+                        "highest conversion rate at --auto-time-steps on calibration frames")
+    c.add_argument("--auto-time-steps", type=int, default=_default(auto_percentile, "time_steps"),
+                   help="T at which 'auto' compares percentiles")
+    c.add_argument("--game", help="game for calibration frames (default: the checkpoint's)")
+    c.add_argument("--calibration-frames", type=int, default=ev.calibration_frames, help="frames for the percentiles")
+    c.add_argument("--channelwise", action="store_true", help="one lambda per channel")
+    c.add_argument("--v-thr", type=float, default=ev.v_thr, help="threshold V_thr")
+    c.add_argument("--seed", type=int, default=ev.seed, help="calibration seed range")
+    c.add_argument("--out", required=True, help="output .npz")
+    _progress_flag(c)
+    c.set_defaults(func=cmd_convert)
+
+
 def cmd_export_nir(args) -> int:
     import importlib.util
 
@@ -188,6 +247,15 @@ def cmd_export_nir(args) -> int:
     return 0
 
 
+def _parser_export_nir(sub) -> None:
+    x = sub.add_parser("export-nir", help="export a converted SNN (.npz from `convert`) to NIR")
+    x.add_argument("--snn", required=True, help="converted network written by `snnjax convert`")
+    x.add_argument("--time-steps", "-T", type=int, default=500, help="T recorded in the metadata")
+    x.add_argument("--readout", default="robust", choices=("normal", "robust", "membrane"))
+    x.add_argument("--out", required=True, help="output .nir file")
+    x.set_defaults(func=cmd_export_nir)
+
+
 def cmd_latency(args) -> int:
     from snnjax.experiments.latency import output_paths, run
 
@@ -198,6 +266,26 @@ def cmd_latency(args) -> int:
     print(paths["md"].read_text())
     print("results: " + "  ".join(str(p) for p in paths.values()))
     return 0
+
+
+def _parser_latency(sub) -> None:
+    from snnjax.experiments.latency import run
+
+    lt = sub.add_parser("latency", help="conversion rate against T (1..1000) for the paper's method and "
+                                        "low-latency options, on the same held-out frames")
+    lt.add_argument("--checkpoint", required=True, help="Q-network .npz")
+    lt.add_argument("--game", help="envpool id (default: the checkpoint's game)")
+    lt.add_argument("--percentile", "-p", type=float, default=99.9, help="the paper's percentile (99.9 or 99.99)")
+    lt.add_argument("--frames", type=int, default=_default(run, "frames"), help="held-out frames to compare on")
+    lt.add_argument("--calibration-frames", type=int, default=_default(run, "calibration_frames"),
+                    help="frames for the percentiles")
+    lt.add_argument("--t-max", type=int, default=_default(run, "t_max"), help="largest T")
+    lt.add_argument("--seed", type=int, default=_default(run, "seed"), help="calibration seed range")
+    lt.add_argument("--out", default="results/latency.json", help="results stem: STEM.json, STEM.md, STEM.png")
+    lt.add_argument("--overwrite", action="store_true", help="replace a stored study made with other settings")
+    lt.add_argument("--qcfs", help="QCFS network of the game (`snnjax finetune`), added as the method 'qcfs'")
+    _progress_flag(lt)
+    lt.set_defaults(func=cmd_latency)
 
 
 def cmd_finetune(args) -> int:
@@ -227,6 +315,29 @@ def cmd_finetune(args) -> int:
     return 0
 
 
+def _parser_finetune(sub) -> None:
+    from snnjax.conversion.qcfs import finetune
+
+    ev = _eval_defaults()
+    ft = sub.add_parser("finetune", help="conversion-aware fine-tuning: distil the DQN into QCFS activations "
+                                         "(L levels, trainable clip values) for SNNs at T = L")
+    ft.add_argument("--checkpoint", required=True, help="the DQN (Q-network .npz)")
+    ft.add_argument("--game", help="envpool id (default: the checkpoint's game)")
+    ft.add_argument("--levels", type=int, default=_default(finetune, "levels"),
+                    help="quantization levels L = the SNN's T (default %(default)s)")
+    ft.add_argument("--steps", type=int, default=_default(finetune, "steps"), help="Adam steps (default %(default)s)")
+    ft.add_argument("--batch-size", type=int, default=_default(finetune, "batch_size"))
+    ft.add_argument("--lr", type=float, default=_default(finetune, "learning_rate"),
+                    help=f"weight learning rate (clip values: {_default(finetune, 'clip_learning_rate')})")
+    ft.add_argument("--frames", type=int, default=ev.calibration_frames,
+                    help="frames of the DQN's own play (calibration seeds)")
+    ft.add_argument("--channelwise", action="store_true", help="one clip value per channel")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--out", required=True, help="output Q-network .npz with its clip values")
+    _progress_flag(ft)
+    ft.set_defaults(func=cmd_finetune)
+
+
 def cmd_ship(args) -> int:
     from snnjax.experiments.ship import ship
 
@@ -234,6 +345,19 @@ def cmd_ship(args) -> int:
         raise UsageError(f"--episodes must be >= 2 (Welch's test needs two scores), got {args.episodes}")
     ship(args.run_dir, args.models, args.episodes, args.qnetwork)
     return 0
+
+
+def _parser_ship(sub) -> None:
+    from snnjax.experiments.ship import ship
+
+    sh = sub.add_parser("ship", help="ship a finished training run into models/ (int8 Q-network, provenance, "
+                                     "scores beside a random agent, regression band)")
+    sh.add_argument("run_dir", help="finished run folder (config.json, eval.json, log.csv, qnetwork.npz)")
+    sh.add_argument("--qnetwork", help="Q-network file to ship instead of RUN_DIR/qnetwork.npz")
+    sh.add_argument("--models", default="models", help="models folder (default %(default)s)")
+    sh.add_argument("--episodes", type=int, default=_default(ship, "episodes"),
+                    help="evaluation episodes (default %(default)s)")
+    sh.set_defaults(func=cmd_ship)
 
 
 def cmd_rescore(args) -> int:
@@ -247,6 +371,14 @@ def cmd_rescore(args) -> int:
     for m in args.models:
         rescore(m, qnetwork=args.qnetwork)
     return 0
+
+
+def _parser_rescore(sub) -> None:
+    rs = sub.add_parser("rescore", help="score shipped models again with this version's play loop "
+                                        "(DQN, random agent, regression band; provenance and models/README.md)")
+    rs.add_argument("models", nargs="+", help="shipped Q-network files (models/<game>.npz)")
+    rs.add_argument("--qnetwork", help="the full-precision network of the (one) model, scored as float32")
+    rs.set_defaults(func=cmd_rescore)
 
 
 def cmd_campaign(args) -> int:
@@ -267,6 +399,23 @@ def cmd_campaign(args) -> int:
     return 1 if failed else 0
 
 
+def _parser_campaign(sub) -> None:
+    from snnjax.experiments import campaign
+
+    cp = sub.add_parser("campaign", help="train and ship the next games without a shipped model "
+                                         "(resumable; kill and rerun at any time)")
+    cp.add_argument("--games", default="paper", help="'paper' (the 17 games of Table 1) or comma-separated ids")
+    cp.add_argument("--config", default="configs/campaign.toml", help="the one recipe (default %(default)s)")
+    cp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
+    cp.add_argument("--models", default="models", help="models folder (default %(default)s)")
+    cp.add_argument("--runs-dir", default="runs/campaign", help="run folders (default %(default)s)")
+    cp.add_argument("--episodes", type=int, default=_default(campaign.run, "episodes"),
+                    help="evaluation episodes when shipping")
+    cp.add_argument("--commit", action="store_true", help="git-commit each model as it ships")
+    cp.add_argument("--list", action="store_true", help="only list each game's state")
+    cp.set_defaults(func=cmd_campaign)
+
+
 def cmd_benchmark(args) -> int:
     from snnjax.experiments import benchmark, campaign
 
@@ -280,6 +429,26 @@ def cmd_benchmark(args) -> int:
                   benchmarks_md=Path(args.benchmarks))
     print(f"wrote the benchmark section of {args.out}; per-game results in {args.results_dir}")
     return 0
+
+
+def _parser_benchmark(sub) -> None:
+    from snnjax.experiments import benchmark
+
+    bm = sub.add_parser("benchmark", help="the paper's Tables 1-2 and Figure 1 on every shipped game into "
+                                          "RESULTS.md (resumable per game and stage)")
+    bm.add_argument("--games", default="paper", help="'paper' (the 17 games of Table 1) or comma-separated ids")
+    bm.add_argument("--episodes", type=int, default=_default(benchmark.run, "episodes"),
+                    help="episodes per agent (default %(default)s; paper: 50)")
+    bm.add_argument("--play-budget-s", type=float, default=_default(benchmark.run, "play_budget_s"),
+                    help="predicted play time per game and agent that picks T (default %(default)s s)")
+    bm.add_argument("--models", default="models", help="folder of <game>.npz (default %(default)s)")
+    bm.add_argument("--results-dir", default="results/benchmark", help="per-game JSON (default %(default)s)")
+    bm.add_argument("--out", default="RESULTS.md", help="report whose benchmark section is rewritten")
+    bm.add_argument("--benchmarks", default="BENCHMARKS.md",
+                    help="file whose 'campaign' section gets the training and evaluation throughput")
+    bm.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")
+    _progress_flag(bm)
+    bm.set_defaults(func=cmd_benchmark)
 
 
 def cmd_bench(args) -> int:
@@ -302,7 +471,27 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _parser_bench(sub) -> None:
+    from snnjax.experiments.speed import run
+
+    b = sub.add_parser("bench", help="simulation speed vs matmul peak, update cost, evaluation throughput")
+    csv = lambda name: ",".join(map(str, _default(run, name)))  # noqa: E731
+    b.add_argument("--time-steps", "-T", default=csv("Ts"), help="T values")
+    b.add_argument("--agents", default=csv("Bs"), help="batch sizes (agents) for the simulator")
+    b.add_argument("--episodes", default=csv("Es"), help="parallel episodes for evaluation throughput")
+    b.add_argument("--no-update", action="store_true", help="skip the training-update benchmark")
+    b.add_argument("--no-eval", action="store_true", help="skip the evaluation-throughput benchmark")
+    b.add_argument("--note", default="", help="free text for the table header (e.g. load on the machine)")
+    b.add_argument("--dtype", default="default", choices=("default", "float32", "bfloat16"),
+                   help="network arithmetic: default (int8 spike propagation, the weights factor), "
+                        "float32 (the float32 path only), bfloat16 (bf16 matmuls, for accelerators)")
+    b.add_argument("--section", default=_default(run, "section"), help="name of the BENCHMARKS.md section to (re)write")
+    b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to write the tables into")
+    b.set_defaults(func=cmd_bench)
+
+
 def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
+    ev = _eval_defaults()
     p.add_argument("--checkpoint", help="Q-network .npz, a run folder, or a folder of <game>.npz (default: "
                    f"models/<game>.npz with --game, models/ with --games, else {DEFAULT_CHECKPOINT})")
     p.add_argument("--game", help="envpool id (default: the checkpoint's game)")
@@ -310,21 +499,23 @@ def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
     p.add_argument("--config", help="TOML file of EvalConfig fields (e.g. configs/eval_paper.toml); flags win")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override an EvalConfig field (repeatable); flags win")
-    p.add_argument("--episodes", type=int, help="episodes per agent, one per env (default 8; paper: 50)")
+    p.add_argument("--episodes", type=int, help=f"episodes per agent, one per env (default {ev.episodes}; paper: 50)")
     p.add_argument("--readout", choices=("normal", "robust", "membrane"),
-                   help="readout the SNN acts on (default robust, eq. 17)")
-    p.add_argument("--eps", type=float, help="evaluation epsilon (default 0.05)")
+                   help=f"readout the SNN acts on (default {ev.readout}, eq. 17)")
+    p.add_argument("--eps", type=float, help=f"evaluation epsilon (default {ev.eps})")
     p.add_argument("--max-episode-steps", type=int,
-                   help="episode cap in agent steps (default 4500 = 18,000 frames; the paper's code used 18000)")
-    p.add_argument("--seed", type=int, help="evaluation seed range (default 0; disjoint from training)")
+                   help=f"episode cap in agent steps (default {ev.max_episode_steps} = {4 * ev.max_episode_steps:,} "
+                        "frames; the paper's code used 18000)")
+    p.add_argument("--seed", type=int, help=f"evaluation seed range (default {ev.seed}; disjoint from training)")
     p.add_argument("--calibration-frames", type=int,
-                   help="frames for the percentile normalization (default and paper: up to 15,000)")
+                   help=f"frames for the percentile normalization (default {ev.calibration_frames:,}; "
+                        "paper: up to 15,000)")
     p.add_argument("--channelwise", action="store_true", help="one lambda per channel (Kim et al. 2020)")
-    p.add_argument("--v-thr", type=float, help="threshold V_thr (default 1)")
+    p.add_argument("--v-thr", type=float, help=f"threshold V_thr (default {ev.v_thr:g})")
     p.add_argument("--initial-potential", type=float,
-                   help="V(0) in units of V_thr (default 0; 0.5 = V_thr/2, Bu et al. 2022)")
+                   help=f"V(0) in units of V_thr (default {ev.initial_potential:g}; 0.5 = V_thr/2, Bu et al. 2022)")
     p.add_argument("--input-encoding", choices=("constant", "if"),
-                   help="constant current (default, paper) or IF-encoded input spikes (eq. 9-11)")
+                   help=f"constant current (paper) or IF-encoded input spikes (eq. 9-11); default {ev.input_encoding}")
     p.add_argument("--out", default=default_out, help="results stem: STEM.json, STEM.csv and STEM.md are written "
                    "(a .json/.csv/.md suffix is dropped first)")
     p.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")
@@ -336,147 +527,31 @@ def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
     d.add_argument("--coordinator", help="host:port of process 0 (omit on TPU/SLURM: detected)")
     d.add_argument("--num-processes", type=int, help="number of processes")
     d.add_argument("--process-id", type=int, help="this process's index in [0, num-processes)")
+    _progress_flag(p)
+
+
+def _progress_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
                    help="no progress bars (also off when output is not a terminal)")
+
+
+def _default(fn, name: str):
+    """The default of parameter `name` of `fn`: each command's defaults are its function's (or
+    config dataclass's), written once."""
+    import inspect
+
+    return inspect.signature(fn).parameters[name].default
+
+
+COMMANDS = (_parser_train, _parser_evaluate, _parser_sweep, _parser_convert, _parser_export_nir, _parser_latency,
+            _parser_finetune, _parser_ship, _parser_rescore, _parser_campaign, _parser_benchmark, _parser_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snnjax", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train a DQN on an envpool environment")
-    t.add_argument("--config", required=True, help="TOML config file (see configs/)")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field (repeatable), e.g. --set env_id=Pong-v5")
-    t.add_argument("--run-dir", help="output folder (default runs/<env_id>-seed<seed>)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its latest checkpoint")
-    t.add_argument("--overwrite", action="store_true", help="replace an existing run in --run-dir")
-    t.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
-                   help="no progress bars (also off when output is not a terminal)")
-    t.set_defaults(func=cmd_train)
-
-    e = sub.add_parser("evaluate", help="play a DQN and its SNN side by side (scores, conversion rates)")
-    e.add_argument("--time-steps", "-T", type=int, help="SNN steps per frame (default 100; paper: 500)")
-    e.add_argument("--percentile", "-p", type=float, help="normalization percentile in (0, 100] (default 99.9)")
-    _eval_options(e, "results/evaluate.json")
-    e.set_defaults(func=cmd_evaluate)
-
-    w = sub.add_parser("sweep", help="grid over T and percentile, one population run per T; Figure-1 plots")
-    w.add_argument("--time-steps", "-T", help="comma-separated T values (default 50,100,200,500,1000)")
-    w.add_argument("--percentiles", "-p", help="comma-separated percentiles (default 99,99.9,99.99,99.999,100)")
-    _eval_options(w, "results/sweep.json")
-    w.set_defaults(func=cmd_sweep)
-
-    c = sub.add_parser("convert", help="convert a Q-network to an SNN .npz (documented keys)")
-    c.add_argument("--checkpoint", required=True, help="Q-network .npz or run folder")
-    c.add_argument("--percentile", "-p", default="99.9",
-                   help="normalization percentile in (0, 100], or 'auto': the candidate (99 ... 100) with the "
-                        "highest conversion rate at --auto-time-steps on calibration frames")
-    c.add_argument("--auto-time-steps", type=int, default=50, help="T at which 'auto' compares percentiles")
-    c.add_argument("--game", help="game for calibration frames (default: the checkpoint's)")
-    c.add_argument("--calibration-frames", type=int, default=15000, help="frames for the percentiles")
-    c.add_argument("--channelwise", action="store_true", help="one lambda per channel")
-    c.add_argument("--v-thr", type=float, default=1.0, help="threshold V_thr")
-    c.add_argument("--seed", type=int, default=0, help="calibration seed range")
-    c.add_argument("--out", required=True, help="output .npz")
-    c.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
-                   help="no progress bars (also off when output is not a terminal)")
-    c.set_defaults(func=cmd_convert)
-
-    x = sub.add_parser("export-nir", help="export a converted SNN (.npz from `convert`) to NIR")
-    x.add_argument("--snn", required=True, help="converted network written by `snnjax convert`")
-    x.add_argument("--time-steps", "-T", type=int, default=500, help="T recorded in the metadata")
-    x.add_argument("--readout", default="robust", choices=("normal", "robust", "membrane"))
-    x.add_argument("--out", required=True, help="output .nir file")
-    x.set_defaults(func=cmd_export_nir)
-
-    lt = sub.add_parser("latency", help="conversion rate against T (1..1000) for the paper's method and "
-                                        "low-latency options, on the same held-out frames")
-    lt.add_argument("--checkpoint", required=True, help="Q-network .npz")
-    lt.add_argument("--game", help="envpool id (default: the checkpoint's game)")
-    lt.add_argument("--percentile", "-p", type=float, default=99.9, help="the paper's percentile (99.9 or 99.99)")
-    lt.add_argument("--frames", type=int, default=256, help="held-out frames to compare on")
-    lt.add_argument("--calibration-frames", type=int, default=15000, help="frames for the percentiles")
-    lt.add_argument("--t-max", type=int, default=1000, help="largest T")
-    lt.add_argument("--seed", type=int, default=0, help="calibration seed range")
-    lt.add_argument("--out", default="results/latency.json", help="results stem: STEM.json, STEM.md, STEM.png")
-    lt.add_argument("--overwrite", action="store_true", help="replace a stored study made with other settings")
-    lt.add_argument("--qcfs", help="QCFS network of the game (`snnjax finetune`), added as the method 'qcfs'")
-    lt.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
-                    help="no progress bars (also off when output is not a terminal)")
-    lt.set_defaults(func=cmd_latency)
-
-    ft = sub.add_parser("finetune", help="conversion-aware fine-tuning: distil the DQN into QCFS activations "
-                                         "(L levels, trainable clip values) for SNNs at T = L")
-    ft.add_argument("--checkpoint", required=True, help="the DQN (Q-network .npz)")
-    ft.add_argument("--game", help="envpool id (default: the checkpoint's game)")
-    ft.add_argument("--levels", type=int, default=8, help="quantization levels L = the SNN's T (default %(default)s)")
-    ft.add_argument("--steps", type=int, default=2000, help="Adam steps (default %(default)s)")
-    ft.add_argument("--batch-size", type=int, default=64)
-    ft.add_argument("--lr", type=float, default=1e-4, help="weight learning rate (clip values: 1e-3)")
-    ft.add_argument("--frames", type=int, default=15000, help="frames of the DQN's own play (calibration seeds)")
-    ft.add_argument("--channelwise", action="store_true", help="one clip value per channel")
-    ft.add_argument("--seed", type=int, default=0)
-    ft.add_argument("--out", required=True, help="output Q-network .npz with its clip values")
-    ft.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
-                    help="no progress bars (also off when output is not a terminal)")
-    ft.set_defaults(func=cmd_finetune)
-
-    sh = sub.add_parser("ship", help="ship a finished training run into models/ (int8 Q-network, provenance, "
-                                     "scores beside a random agent, regression band)")
-    sh.add_argument("run_dir", help="finished run folder (config.json, eval.json, log.csv, qnetwork.npz)")
-    sh.add_argument("--qnetwork", help="Q-network file to ship instead of RUN_DIR/qnetwork.npz")
-    sh.add_argument("--models", default="models", help="models folder (default %(default)s)")
-    sh.add_argument("--episodes", type=int, default=20, help="evaluation episodes (default %(default)s)")
-    sh.set_defaults(func=cmd_ship)
-
-    rs = sub.add_parser("rescore", help="score shipped models again with this version's play loop "
-                                        "(DQN, random agent, regression band; provenance and models/README.md)")
-    rs.add_argument("models", nargs="+", help="shipped Q-network files (models/<game>.npz)")
-    rs.add_argument("--qnetwork", help="the full-precision network of the (one) model, scored as float32")
-    rs.set_defaults(func=cmd_rescore)
-
-    cp = sub.add_parser("campaign", help="train and ship the next games without a shipped model "
-                                         "(resumable; kill and rerun at any time)")
-    cp.add_argument("--games", default="paper", help="'paper' (the 17 games of Table 1) or comma-separated ids")
-    cp.add_argument("--config", default="configs/campaign.toml", help="the one recipe (default %(default)s)")
-    cp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
-    cp.add_argument("--models", default="models", help="models folder (default %(default)s)")
-    cp.add_argument("--runs-dir", default="runs/campaign", help="run folders (default %(default)s)")
-    cp.add_argument("--episodes", type=int, default=20, help="evaluation episodes when shipping")
-    cp.add_argument("--commit", action="store_true", help="git-commit each model as it ships")
-    cp.add_argument("--list", action="store_true", help="only list each game's state")
-    cp.set_defaults(func=cmd_campaign)
-
-    bm = sub.add_parser("benchmark", help="the paper's Tables 1-2 and Figure 1 on every shipped game into "
-                                          "RESULTS.md (resumable per game and stage)")
-    bm.add_argument("--games", default="paper", help="'paper' (the 17 games of Table 1) or comma-separated ids")
-    bm.add_argument("--episodes", type=int, default=10, help="episodes per agent (default %(default)s; paper: 50)")
-    bm.add_argument("--play-budget-s", type=float, default=240.0,
-                    help="predicted play time per game and agent that picks T (default %(default)s s)")
-    bm.add_argument("--models", default="models", help="folder of <game>.npz (default %(default)s)")
-    bm.add_argument("--results-dir", default="results/benchmark", help="per-game JSON (default %(default)s)")
-    bm.add_argument("--out", default="RESULTS.md", help="report whose benchmark section is rewritten")
-    bm.add_argument("--benchmarks", default="BENCHMARKS.md",
-                    help="file whose 'campaign' section gets the training and evaluation throughput")
-    bm.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")
-    bm.add_argument("--no-progress", "--quiet", dest="no_progress", action="store_true",
-                    help="no progress bars (also off when output is not a terminal)")
-    bm.set_defaults(func=cmd_benchmark)
-
-    b = sub.add_parser("bench", help="simulation speed vs matmul peak, update cost, evaluation throughput")
-    b.add_argument("--time-steps", "-T", default="100,500", help="T values")
-    b.add_argument("--agents", default="1,16,64,256", help="batch sizes (agents) for the simulator")
-    b.add_argument("--episodes", default="1,16,64,256", help="parallel episodes for evaluation throughput")
-    b.add_argument("--no-update", action="store_true", help="skip the training-update benchmark")
-    b.add_argument("--no-eval", action="store_true", help="skip the evaluation-throughput benchmark")
-    b.add_argument("--note", default="", help="free text for the table header (e.g. load on the machine)")
-    b.add_argument("--dtype", default="default", choices=("default", "float32", "bfloat16"),
-                   help="network arithmetic: default (int8 spike propagation, the weights factor), "
-                        "float32 (the float32 path only), bfloat16 (bf16 matmuls, for accelerators)")
-    b.add_argument("--section", default="cpu", help="name of the BENCHMARKS.md section to (re)write")
-    b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to write the tables into")
-    b.set_defaults(func=cmd_bench)
+    for add in COMMANDS:
+        add(sub)
     return p
 
 

@@ -75,3 +75,31 @@ def test_evaluate_and_sweep_smoke_with_resume(tmp_path):
     r = snnjax(*args)  # rerun: every entry finished, nothing is played again
     assert r.returncode == 0 and "resuming" in r.stderr
     assert sw.with_suffix(".csv").read_text() == before
+
+
+def test_cli_defaults_are_the_functions_and_configs_defaults():
+    """Each default is written once: the command's function or EvalConfig, read by the parser."""
+    import inspect
+
+    from snnjax.cli import build_parser
+    from snnjax.conversion import qcfs
+    from snnjax.experiments import benchmark, latency, speed
+    from snnjax.rl.config import EvalConfig
+
+    def default(fn, name):
+        return inspect.signature(fn).parameters[name].default
+
+    parse = build_parser().parse_args
+    lt = parse(["latency", "--checkpoint", "m.npz"])
+    assert (lt.frames, lt.calibration_frames, lt.t_max) == tuple(default(latency.run, n) for n in
+                                                                 ("frames", "calibration_frames", "t_max"))
+    ft = parse(["finetune", "--checkpoint", "m.npz", "--out", "q.npz"])
+    assert (ft.levels, ft.steps, ft.lr) == (default(qcfs.finetune, "levels"), default(qcfs.finetune, "steps"),
+                                           default(qcfs.finetune, "learning_rate"))
+    bm = parse(["benchmark"])
+    assert (bm.episodes, bm.play_budget_s) == (default(benchmark.run, "episodes"), default(benchmark.run, "play_budget_s"))
+    b = parse(["bench"])
+    assert b.time_steps == ",".join(map(str, default(speed.run, "Ts")))
+    cv = parse(["convert", "--checkpoint", "m.npz", "--out", "s.npz"])
+    assert (float(cv.percentile), cv.calibration_frames) == (EvalConfig().percentiles[0], EvalConfig().calibration_frames)
+    assert "no_progress" in vars(parse(["evaluate"])) and "no_progress" in vars(parse(["train", "--config", "c.toml"]))
