@@ -110,3 +110,71 @@ def probability_of_improvement(x: dict[str, np.ndarray], y: dict[str, np.ndarray
         a, b = np.asarray(x[g], np.float64), np.asarray(y[g], np.float64)
         probs.append(sps.mannwhitneyu(a, b, alternative="two-sided").statistic / (len(a) * len(b)))
     return float(np.mean(probs))
+
+
+# --- Equivalence and effect sizes for SNN against DQN (what "not distinguishable" needs). ---
+
+
+def welch_tost(a, b, margin: float) -> float:
+    """p-value of the two one-sided Welch tests (TOST) of equivalence: H0 |mean(a) - mean(b)| >=
+    margin against H1 |mean(a) - mean(b)| < margin; the larger of the two one-sided p-values.
+    p < alpha: the means are equivalent within +- margin at level alpha (a 1 - 2 alpha CI of the
+    difference lies inside the margin). nan with fewer than 2 samples on a side or margin <= 0."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.size < 2 or b.size < 2 or not margin > 0:
+        return float("nan")
+    if np.all(a == a[0]) and np.all(b == b[0]):
+        return 0.0 if abs(a[0] - b[0]) < margin else 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        above = sps.ttest_ind(a + margin, b, equal_var=False, alternative="greater").pvalue  # diff > -margin
+        below = sps.ttest_ind(a - margin, b, equal_var=False, alternative="less").pvalue  # diff < +margin
+    return float(max(above, below))
+
+
+def mean_diff_ci(a, b, reps: int = 10_000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+    """(mean(a) - mean(b), low, high): percentile bootstrap CI of the difference of means that
+    resamples BOTH samples (each with replacement, independently): the SNN's episodes and the
+    DQN's. nan with an empty side."""
+    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    if a.size == 0 or b.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    boots = (a[rng.integers(0, a.size, (reps, a.size))].mean(1) - b[rng.integers(0, b.size, (reps, b.size))].mean(1))
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    return float(a.mean() - b.mean()), float(lo), float(hi)
+
+
+def normalized_difference(snn_mean: float, dqn_mean: float, random_mean: float, reference: float) -> float:
+    """(SNN - DQN) / (reference - random): the SNN's gap in units of the gap between a random
+    agent and `reference` (e.g. the paper's DQN). Where "% of DQN" misleads (scores near zero
+    or negative: Pong's -20 is "108%" of -18.5) this keeps its sign and scale; nan when the
+    reference does not beat the random agent."""
+    gap = float(reference) - float(random_mean)
+    return float((snn_mean - dqn_mean) / gap) if gap > 0 else float("nan")
+
+
+def paired_iqm_ci(snn: dict[str, np.ndarray], dqn: dict[str, np.ndarray], random: dict[str, float],
+                  reps: int = 2000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+    """(point, low, high) of the IQM across games of (SNN - random) / (DQN mean - random), per
+    SNN episode, with a stratified bootstrap that resamples BOTH agents' episodes within each
+    game (the DQN mean that normalizes is itself a sample). Games whose DQN does not beat the
+    random agent (normalizer <= 0) are left out."""
+    rng = np.random.default_rng(seed)
+    games = [g for g in snn if float(np.mean(dqn[g])) > float(random[g])]
+    s = {g: np.asarray(snn[g], np.float64).ravel() for g in games}
+    d = {g: np.asarray(dqn[g], np.float64).ravel() for g in games}
+    if not games:
+        return float("nan"), float("nan"), float("nan")
+
+    def stat(ss, dd):
+        return iqm(np.concatenate([(ss[g] - random[g]) / (dd[g].mean() - random[g]) for g in games]))
+
+    boots = []
+    for _ in range(reps):
+        ss = {g: v[rng.integers(0, v.size, v.size)] for g, v in s.items()}
+        dd = {g: v[rng.integers(0, v.size, v.size)] for g, v in d.items()}
+        if all(dd[g].mean() > random[g] for g in games):
+            boots.append(stat(ss, dd))
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    return float(stat(s, d)), float(lo), float(hi)

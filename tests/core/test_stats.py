@@ -79,3 +79,53 @@ def test_tables_take_missing_values_read_back_from_strict_json():
     md = report.markdown_table([row]).splitlines()[-1]
     assert md.startswith("| Pong-v5 | 5 | 99.9 | 1.0 ± n/a | 1.0 ± 0.5 | n/a | n/a | n/a ± n/a | 50.0 ± n/a |")
     assert "n/a" in report.console_table([row]).splitlines()[-1]
+
+
+def test_welch_tost_by_hand():
+    # a = [1, 2, 3], b = [2, 3, 4]: difference -1, se = sqrt(1/3 + 1/3), Welch df = 4.
+    from scipy import stats as sps
+
+    from snnjax.core.stats import welch_tost
+
+    se = (2 / 3) ** 0.5
+    p = welch_tost([1, 2, 3], [2, 3, 4], margin=2.0)
+    assert abs(p - sps.t.sf((-1 + 2) / se, 4)) < 1e-9  # the larger one-sided p (0.144), not P(T4 < -3.67)
+    assert abs(p - 0.14393) < 1e-4
+    assert welch_tost([1, 2, 3], [2, 3, 4], margin=0.5) > 0.5  # the difference itself lies outside +-0.5
+    assert welch_tost([5, 5], [5, 5], 1.0) == 0.0 and welch_tost([5, 5], [7, 7], 1.0) == 1.0
+    assert np.isnan(welch_tost([1], [1, 2], 1.0)) and np.isnan(welch_tost([1, 2], [1, 2], 0.0))
+
+
+def test_mean_diff_ci_resamples_both_sides():
+    from snnjax.core.stats import mean_diff_ci
+
+    assert mean_diff_ci([5, 5, 5], [3, 3]) == (2.0, 2.0, 2.0)
+    rng = np.random.default_rng(0)
+    d, lo, hi = mean_diff_ci(rng.normal(1, 1, 400), rng.normal(0, 1, 400), reps=2000)
+    assert lo < d < hi and lo > 0.6 and hi < 1.4 and 0.1 < hi - lo < 0.4  # 95% CI width ~ 2 x 1.96 x 0.071
+    # a constant DQN side: the CI is the SNN's alone, as wide as one sample's
+    _, lo1, hi1 = mean_diff_ci(rng.normal(0, 1, 400), np.zeros(400), reps=2000)
+    assert (hi1 - lo1) < (hi - lo)
+
+
+def test_normalized_difference_keeps_sign_on_negative_scores():
+    from snnjax.core.stats import normalized_difference, pct_of
+
+    # Pong-like: SNN -20 vs DQN -18.5, random -20.7, the paper's DQN 18.9
+    assert pct_of(-20.0, -18.5) > 100  # "% DQN" reads as better
+    assert abs(normalized_difference(-20.0, -18.5, -20.7, 18.9) - (-1.5 / 39.6)) < 1e-12
+    assert np.isnan(normalized_difference(1, 2, 5, 5))
+
+
+def test_paired_iqm_ci():
+    from snnjax.core.stats import paired_iqm_ci
+
+    snn = {"a": [10.0] * 8, "b": [20.0] * 8}
+    dqn = {"a": [10.0] * 8, "b": [20.0] * 8}
+    assert paired_iqm_ci(snn, dqn, {"a": 0.0, "b": 0.0}, reps=50) == (1.0, 1.0, 1.0)
+    rng = np.random.default_rng(1)
+    snn = {g: rng.normal(8, 2, 50) for g in "abcd"}
+    dqn = {g: rng.normal(10, 2, 50) for g in "abcd"}
+    point, lo, hi = paired_iqm_ci(snn, dqn, {g: 0.0 for g in "abcd"}, reps=300)
+    assert lo < point < hi and lo < 0.8 < hi and hi < 1.0  # the SNN sits at ~0.8 of its DQN
+    assert np.isnan(paired_iqm_ci({"a": [1.0]}, {"a": [0.0]}, {"a": 0.0})[0])  # no game beats random
