@@ -417,32 +417,61 @@ def _parser_campaign(sub) -> None:
 
 
 def cmd_benchmark(args) -> int:
-    from snnjax.experiments import benchmark, campaign
+    from snnjax.experiments import benchmark, campaign, protocol
 
-    if args.episodes < 2:
-        raise UsageError(f"--episodes must be >= 2 (Welch's test needs two scores), got {args.episodes}")
+    games = campaign.resolve_games(args.games)
+    if args.protocol == "paper":
+        over = {k: v for k in ("episodes", "time_steps", "validation_episodes", "block", "calibration_frames",
+                               "max_episode_steps")
+                if (v := getattr(args, k)) is not None}
+        proto = protocol.PaperProtocol(**over)
+        results_dir = Path(args.results_dir or "results/paper_protocol")
+        results = protocol.run(games, Path(args.models), results_dir, proto, overwrite=args.overwrite,
+                               progress=not args.no_progress)
+        protocol.write_report(Path(args.out), results, proto, Path(args.models), "snnjax benchmark --protocol paper")
+        print(f"wrote the paper-protocol section of {args.out}; per-game results in {results_dir}")
+        return 0
+    episodes = _default(benchmark.run, "episodes") if args.episodes is None else args.episodes
+    if episodes < 2:
+        raise UsageError(f"--episodes must be >= 2 (Welch's test needs two scores), got {episodes}")
     if not args.play_budget_s > 0:
         raise UsageError(f"--play-budget-s must be > 0, got {args.play_budget_s}")
-    games = campaign.resolve_games(args.games)
-    benchmark.run(games, Path(args.models), Path(args.results_dir), Path(args.out), args.episodes,
+    results_dir = args.results_dir or "results/benchmark"
+    benchmark.run(games, Path(args.models), Path(results_dir), Path(args.out), episodes,
                   args.play_budget_s, progress=not args.no_progress, overwrite=args.overwrite,
                   benchmarks_md=Path(args.benchmarks))
-    print(f"wrote the benchmark section of {args.out}; per-game results in {args.results_dir}")
+    print(f"wrote the benchmark section of {args.out}; per-game results in {results_dir}")
     return 0
 
 
 def _parser_benchmark(sub) -> None:
     from snnjax.experiments import benchmark
+    from snnjax.experiments.protocol import PaperProtocol
 
+    paper = PaperProtocol()
     bm = sub.add_parser("benchmark", help="the paper's Tables 1-2 and Figure 1 on every shipped game into "
                                           "RESULTS.md (resumable per game and stage)")
+    bm.add_argument("--protocol", choices=("budget", "paper"), default="budget",
+                    help="budget: T chosen per game by --play-budget-s, p = 99.9 (the low-latency study); paper: "
+                         f"T = {paper.time_steps}, p in {list(paper.percentiles)} chosen on validation episodes, "
+                         f"{paper.episodes} episodes, conversion rate over the SNN's own play")
     bm.add_argument("--games", default="paper", help="'paper' (the 17 games of Table 1) or comma-separated ids")
-    bm.add_argument("--episodes", type=int, default=_default(benchmark.run, "episodes"),
-                    help="episodes per agent (default %(default)s; paper: 50)")
+    bm.add_argument("--episodes", type=int, help=f"episodes per agent (default {_default(benchmark.run, 'episodes')}; "
+                    f"--protocol paper: {paper.episodes})")
+    bm.add_argument("--time-steps", "-T", type=int,
+                    help=f"--protocol paper only: T (default {paper.time_steps}; another T is not the paper's protocol)")
+    bm.add_argument("--validation-episodes", type=int,
+                    help=f"--protocol paper only: episodes that choose the percentile (default {paper.validation_episodes})")
+    bm.add_argument("--block", type=int, help=f"--protocol paper only: episodes stored together (default {paper.block})")
+    bm.add_argument("--calibration-frames", type=int,
+                    help=f"--protocol paper only: normalization frames (default {paper.calibration_frames})")
+    bm.add_argument("--max-episode-steps", type=int,
+                    help=f"--protocol paper only: episode cap in agent steps (default {paper.max_episode_steps})")
     bm.add_argument("--play-budget-s", type=float, default=_default(benchmark.run, "play_budget_s"),
                     help="predicted play time per game and agent that picks T (default %(default)s s)")
     bm.add_argument("--models", default="models", help="folder of <game>.npz (default %(default)s)")
-    bm.add_argument("--results-dir", default="results/benchmark", help="per-game JSON (default %(default)s)")
+    bm.add_argument("--results-dir", help="per-game JSON (default results/benchmark; --protocol paper: "
+                    "results/paper_protocol)")
     bm.add_argument("--out", default="RESULTS.md", help="report whose benchmark section is rewritten")
     bm.add_argument("--benchmarks", default="BENCHMARKS.md",
                     help="file whose 'campaign' section gets the training and evaluation throughput")

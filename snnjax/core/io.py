@@ -182,3 +182,14 @@ def resume_results(path: str | Path, settings: dict, overwrite: bool = False, wh
         return None
     raise SettingsMismatch(f"{str(path)!r} holds {what} made with other settings (" + "; ".join(diff)
                            + "): pass another --out, or --overwrite to replace them")
+
+
+def file_sha256(path: str | Path) -> str:
+    """Content hash of a file: the identity of a network in stored results."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -57,17 +57,6 @@ PROTOCOL_KEYS = ("episodes", "readout", "eps", "max_episode_steps", "seed", "ini
                  "percentiles", "calibration_frames", "channelwise", "v_thr", "method", "qcfs", "levels")
 
 
-def file_sha256(path: str | Path) -> str:
-    """Content hash of a file: the identity of a network in stored results."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_checkpoints(checkpoint, games: Sequence[str]) -> dict:
     """{game: (params, meta)}: every game's Q-network, checked against the game, before any work;
     meta["sha256"] is the file's content hash."""
@@ -79,7 +68,7 @@ def load_checkpoints(checkpoint, games: Sequence[str]) -> dict:
         path = resolve_checkpoint(checkpoint, g)
         params, meta = load_qnetwork(path)
         envs.check_fits(g, meta["num_actions"], meta["obs_shape"], f"checkpoint {str(path)!r}")
-        loaded[g] = (params, dict(meta, sha256=file_sha256(path)))
+        loaded[g] = (params, dict(meta, sha256=io.file_sha256(path)))
     return loaded
 
 

@@ -1,0 +1,262 @@
+"""The paper's benchmark at the paper's protocol (Tan et al. 2021, Tables 1 and 2).
+
+Per game, the shipped DQN and its SNNs at T = 500 for p = 99.9 AND p = 99.99, one population
+beside the DQN (same env seeds, same exploration draws), the robust readout acting, 50 episodes
+each; the conversion rate (eq. 18) of every readout counted per episode over the SNN's OWN play.
+"The best percentile in [99.9, 99.99]" (Table 1) is chosen on separate validation episodes
+(their own seed range), never on the episodes it is then scored on.
+
+Resumable: `results/paper_protocol/<game>.json` gains the validation and then one block of
+episodes at a time (each block its own run seed, so its env seeds and exploration keys are
+disjoint from every other block's); a kill loses at most the block in flight, and everything
+finished reruns in seconds. Settings (and the checkpoint's SHA-256) are part of the file: a
+rerun with others is refused unless `overwrite`.
+
+Statistics beside the paper's Welch t-test: an equivalence test (two one-sided Welch tests,
+`stats.welch_tost`) with its margin fixed in the settings before the run, as a fraction of the
+gap between a random agent and the paper's DQN, and a 95% bootstrap CI of SNN - DQN that
+resamples both agents' episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from snnjax.conversion import methods
+from snnjax.core import stats, validate
+from snnjax.core.io import file_sha256, resume_results, write_json
+from snnjax.experiments import report
+from snnjax.snn import readout as ro
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperProtocol:
+    """What the paper's tables are made with; `deviations` names any field changed from this."""
+
+    time_steps: int = 500
+    percentiles: tuple[float, ...] = (99.9, 99.99)
+    episodes: int = 50  # per agent, scored
+    block: int = 10  # episodes played (and stored) together
+    validation_episodes: int = 10  # per agent, only to choose the percentile
+    readout: str = "robust"
+    eps: float = 0.05
+    max_episode_steps: int = 4500  # 18,000 frames
+    calibration_frames: int = 15000
+    seed: int = 0  # run seeds: test blocks seed .. seed + blocks - 1; validation VALIDATION_SEED + seed
+    equivalence_margin: float = 0.1  # TOST margin, in units of (paper's DQN - random agent)
+
+    def __post_init__(self):
+        validate.time_steps(self.time_steps)
+        validate.percentiles(self.percentiles)
+        validate.count(self.episodes, "episodes", 2, validate.MAX_EPISODES)
+        validate.count(self.block, "block", 1, validate.MAX_EPISODES)
+        validate.count(self.validation_episodes, "validation episodes", 1, validate.MAX_EPISODES)
+        validate.count(self.calibration_frames, "calibration frames", 1, validate.MAX_CALIBRATION_FRAMES)
+        validate.count(self.max_episode_steps, "max episode steps", 1, validate.MAX_EPISODE_STEPS)
+        if self.readout not in ro.READOUTS:
+            raise validate.ValidationError(f"unknown readout {self.readout!r}; allowed: {', '.join(ro.READOUTS)}")
+        validate.probability(self.eps, "eps")
+        validate.positive(self.equivalence_margin, "equivalence margin")
+
+    @property
+    def blocks(self) -> list[int]:
+        """Episodes of each block: full blocks, the remainder last."""
+        n, rest = divmod(self.episodes, self.block)
+        return [self.block] * n + ([rest] if rest else [])
+
+    def deviations(self) -> dict:
+        """Every setting that differs from the paper's protocol: {name: (ours, the paper's)}."""
+        paper = PaperProtocol()
+        keys = ("time_steps", "percentiles", "episodes", "readout", "eps", "max_episode_steps", "calibration_frames")
+        return {k: (getattr(self, k), getattr(paper, k)) for k in keys if getattr(self, k) != getattr(paper, k)}
+
+
+BEGIN, END = "<!-- paper-protocol:begin -->", "<!-- paper-protocol:end -->"
+VALIDATION_SEED = 1000  # validation episodes' run seed offset: disjoint from every test block's
+
+
+def _eval_cfg(proto: PaperProtocol, episodes: int, seed: int):
+    from snnjax.rl.config import EvalConfig
+
+    return EvalConfig(time_steps=(proto.time_steps,), percentiles=tuple(proto.percentiles), episodes=episodes,
+                      readout=proto.readout, eps=proto.eps, max_episode_steps=proto.max_episode_steps, seed=seed,
+                      calibration_frames=proto.calibration_frames)
+
+
+def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, progress: bool) -> dict:
+    """One population run: every SNN and the DQN on the same `episodes` envs of run seed `seed`."""
+    from snnjax.experiments.evaluation import evaluate
+
+    res = evaluate(ann, snns, _eval_cfg(proto, episodes, seed), game, proto.time_steps, progress=progress)
+    return {"seed": seed,
+            "snn": {str(p): {"scores": a["scores"], "lengths": a["lengths"], "decisions": a["decisions"],
+                             "conversion_rate": {r: a["conversion_rate"][r] for r in ro.READOUTS}}
+                    for p, a in zip(proto.percentiles, res["agents"])},
+            "dqn": res["dqn"], "timing": res["timing"]}
+
+
+def choose_percentile(validation: dict) -> float:
+    """The percentile whose SNN scored highest on the validation episodes (ties: the first)."""
+    means = {float(p): float(np.mean(v["scores"])) for p, v in validation["snn"].items()}
+    return max(means, key=lambda p: (means[p], -list(means).index(p)))
+
+
+def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = False, progress: bool = True,
+             log=print) -> dict:
+    """The protocol for one Q-network file; results (and progress) in `out` (JSON)."""
+    from snnjax.conversion.normalize import from_qnetwork
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.play import collect_observations
+
+    params, meta = load_qnetwork(model)
+    game = meta["env_id"]
+    settings = dict(dataclasses.asdict(proto), percentiles=list(proto.percentiles), game=game,
+                    checkpoint_sha256=file_sha256(model))
+    res = resume_results(out, settings, overwrite, "a paper-protocol run", warn=log) or {"settings": settings}
+    res.setdefault("blocks", {})
+    if finished(res, proto):
+        return res
+    ann = from_qnetwork(params, meta)
+    t0 = time.perf_counter()
+    cal = collect_observations(ann, game, proto.calibration_frames, proto.seed, proto.eps,
+                               max_episode_steps=proto.max_episode_steps, progress=progress)
+    method = methods.Percentile()
+    stats_ = method.calibrate(ann, cal, proto.percentiles)  # one pass serves both percentiles
+    snns = [method.build(ann, stats_, p) for p in proto.percentiles]
+    log(f"{game}: calibrated on {len(cal)} frames ({time.perf_counter() - t0:.0f} s)")
+    if "validation" not in res:
+        log(f"{game}: validation, {proto.validation_episodes} episodes per percentile at T = {proto.time_steps}")
+        res["validation"] = _play(ann, snns, game, proto, proto.validation_episodes, VALIDATION_SEED + proto.seed,
+                                  progress)
+        res["validation"]["best_percentile"] = choose_percentile(res["validation"])
+        write_json(out, res)
+    for k, n in enumerate(proto.blocks):
+        if str(k) in res["blocks"]:
+            continue
+        log(f"{game}: block {k + 1}/{len(proto.blocks)} ({n} episodes per agent, T = {proto.time_steps})")
+        res["blocks"][str(k)] = _play(ann, snns, game, proto, n, proto.seed + k, progress)
+        write_json(out, res)
+    return res
+
+
+def finished(res: dict, proto: PaperProtocol) -> bool:
+    return "validation" in res and all(str(k) in res.get("blocks", {}) for k in range(len(proto.blocks)))
+
+
+def pooled(res: dict) -> dict:
+    """Every finished block's episodes concatenated: {"dqn": scores, "snn": {p: {"scores", "cr_<r>"}}}."""
+    blocks = [res["blocks"][k] for k in sorted(res.get("blocks", {}), key=int)]
+    out = {"dqn": [s for b in blocks for s in b["dqn"]["scores"]], "snn": {}}
+    for p in res["settings"]["percentiles"]:
+        agent = {"scores": [s for b in blocks for s in b["snn"][str(p)]["scores"]]}
+        for r in ro.READOUTS:
+            agent[f"cr_{r}"] = [c for b in blocks for c in b["snn"][str(p)]["conversion_rate"][r]]
+        out["snn"][str(p)] = agent
+    return out
+
+
+def summary(res: dict, random_mean: float | None, paper_dqn: float | None) -> dict:
+    """Table 1 (the validation-chosen percentile) and Table 2 (every percentile) for one game."""
+    pool = pooled(res)
+    dqn = pool["dqn"]
+    margin = res["settings"]["equivalence_margin"]
+    scale = (paper_dqn - random_mean) if paper_dqn is not None and random_mean is not None else float("nan")
+    rows = {}
+    for p, a in pool["snn"].items():
+        dm, ds = stats.mean_std(dqn)
+        sm, ss = stats.mean_std(a["scores"])
+        diff, lo, hi = stats.mean_diff_ci(a["scores"], dqn)
+        rows[p] = {"episodes": len(a["scores"]), "dqn_mean": dm, "dqn_std": ds, "snn_mean": sm, "snn_std": ss,
+                   "snn_pct_of_dqn": stats.pct_of(sm, dm),
+                   "normalized_difference": (stats.normalized_difference(sm, dm, random_mean, paper_dqn)
+                                             if random_mean is not None and paper_dqn is not None else float("nan")),
+                   "p_value": stats.welch_p(a["scores"], dqn),
+                   "tost_margin": margin * scale if scale > 0 else float("nan"),
+                   "tost_p": stats.welch_tost(a["scores"], dqn, margin * scale) if scale > 0 else float("nan"),
+                   "diff": diff, "diff_low": lo, "diff_high": hi}
+        for r in ro.READOUTS:
+            rows[p][f"cr_{r}"], rows[p][f"cr_{r}_std"] = stats.mean_std(a[f"cr_{r}"])
+    best = res.get("validation", {}).get("best_percentile")
+    return {"best_percentile": best, "table2": rows, "table1": rows.get(str(best)) if best is not None else None}
+
+
+def run(games: Sequence[str], models_dir: Path, results_dir: Path, proto: PaperProtocol, overwrite: bool = False,
+        progress: bool = True, log=functools.partial(print, flush=True)) -> dict[str, dict]:
+    """The protocol on every game with a shipped model, in order; returns each game's results."""
+    results = {}
+    for g in games:
+        model = models_dir / f"{g}.npz"
+        if model.is_file():
+            results[g] = run_game(model, results_dir / f"{g}.json", proto, overwrite, progress, log)
+    return results
+
+
+def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, float]) -> str:
+    """Tables 1 and 2 with the paper's figures beside ours, and the protocol's deviations."""
+    t1, t2 = report.paper_table(1), report.paper_table(2)
+    pf = lambda x: stats.fmt(x, ".1f")  # noqa: E731
+    lines = ["### Table 1: DQN and SNN scores (T = %d, robust readout, best percentile chosen on %d validation "
+             "episodes)" % (proto.time_steps, proto.validation_episodes), "",
+             "| Game | DQN (ours) | SNN (ours) | p | % DQN | (SNN - DQN) / (paper DQN - random) | 95% CI of SNN - DQN "
+             "| Welch p | TOST p | paper DQN | paper SNN |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for g, res in results.items():
+        ref = float(t1[g]["dqn_mean"]) if g in t1 else None
+        s = summary(res, random.get(g), ref)
+        r = s["table1"]
+        if r is None:
+            lines.append(f"| {g} | not yet | | | | | | | | | |")
+            continue
+        lines.append(f"| {g} | {stats.fmt_pm(r['dqn_mean'], r['dqn_std'])} | {stats.fmt_pm(r['snn_mean'], r['snn_std'])} "
+                     f"| {s['best_percentile']} | {pf(r['snn_pct_of_dqn'])} | {stats.fmt(r['normalized_difference'], '+.3f')} "
+                     f"| {pf(r['diff_low'])} .. {pf(r['diff_high'])} | {stats.fmt(r['p_value'], '.3f')} "
+                     f"| {stats.fmt(r['tost_p'], '.3f')} | {t1[g]['dqn_mean'] if g in t1 else 'n/a'} "
+                     f"| {t1[g]['snn_mean'] if g in t1 else 'n/a'} |")
+    lines += ["", f"Episodes per agent: {proto.episodes} (in blocks of {proto.block}); TOST margin: "
+              f"{proto.equivalence_margin} x (the paper's DQN - our random agent), fixed before the run.", "",
+              "### Table 2: SNN score and conversion rate (%) per percentile, over the SNN's own episodes", "",
+              "| Game | p | SNN (ours) | CR normal | CR robust | paper SNN | paper CR normal | paper CR robust |",
+              "|---|---|---|---|---|---|---|---|"]
+    for g, res in results.items():
+        s = summary(res, random.get(g), float(t1[g]["dqn_mean"]) if g in t1 else None)
+        for p, r in s["table2"].items():
+            key = {"99.9": "p999", "99.99": "p9999"}.get(p)
+            paper = t2.get(g, {}) if key else {}
+            lines.append(f"| {g} | {p} | {stats.fmt_pm(r['snn_mean'], r['snn_std'])} "
+                         f"| {stats.fmt_pm(100 * r['cr_normal'], 100 * r['cr_normal_std'])} "
+                         f"| {stats.fmt_pm(100 * r['cr_robust'], 100 * r['cr_robust_std'])} "
+                         f"| {paper.get(f'{key}_snn_mean', 'n/a')} | {paper.get(f'{key}_cr_normal', 'n/a')} "
+                         f"| {paper.get(f'{key}_cr_robust', 'n/a')} |")
+    dev = proto.deviations()
+    if dev:
+        lines += ["", "**Not the paper's protocol**: " + "; ".join(f"{k} {ours} (paper: {paper})"
+                                                                  for k, (ours, paper) in dev.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def random_means(models_dir: Path, games: Sequence[str]) -> dict[str, float]:
+    """Each shipped model's random-agent mean score (its provenance, `snnjax ship`)."""
+    import json
+
+    out = {}
+    for g in games:
+        prov = models_dir / f"{g}.json"
+        if prov.is_file():
+            out[g] = float(json.loads(prov.read_text())["random_agent"]["mean"])
+    return out
+
+
+def write_report(path: Path, results: dict[str, dict], proto: PaperProtocol, models_dir: Path, command: str) -> None:
+    """RESULTS.md's paper-protocol section (`report.write_section`), from the stored results."""
+    done = sum(1 for r in results.values() if finished(r, proto))
+    title = "## The paper's benchmark at the paper's protocol" if not proto.deviations() else \
+        "## The paper's benchmark, run small (not the paper's protocol)"
+    head = [title, "", f"Written by `{command}` from `results/paper_protocol/<game>.json` ({done} of {len(results)} "
+            "games finished; unfinished games show the blocks played so far). Every number is for the shipped int8 "
+            "network; the conversion rate is counted over the SNN's own episodes.", ""]
+    report.write_section(path, "\n".join(head) + markdown(results, proto, random_means(models_dir, results)), BEGIN, END)

@@ -1,0 +1,87 @@
+"""The paper's protocol (experiments.protocol): settings, the validation choice, the tables, and a
+small end-to-end run that resumes block by block."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from snnjax.core.validate import ValidationError
+from snnjax.experiments import protocol
+from snnjax.experiments.protocol import PaperProtocol
+
+
+def test_protocol_settings():
+    p = PaperProtocol()
+    assert p.blocks == [10] * 5 and p.deviations() == {}
+    assert PaperProtocol(episodes=23, block=10).blocks == [10, 10, 3]
+    assert PaperProtocol(time_steps=50).deviations() == {"time_steps": (50, 500)}
+    for bad, match in (({"time_steps": 0}, "time steps"), ({"percentiles": (99.9, 101)}, "percentile"),
+                       ({"episodes": 1}, "episodes"), ({"readout": "max"}, "readout"),
+                       ({"equivalence_margin": 0}, "margin")):
+        with pytest.raises(ValidationError, match=match):
+            PaperProtocol(**bad)
+
+
+def _block(snn_scores: dict, dqn_scores, cr: dict):
+    return {"snn": {p: {"scores": s, "conversion_rate": {"normal": cr[p], "robust": cr[p], "membrane": cr[p]}}
+                    for p, s in snn_scores.items()}, "dqn": {"scores": dqn_scores}}
+
+
+def test_choose_percentile_and_summary_by_hand():
+    val = _block({"99.9": [1, 3], "99.99": [2, 4]}, [0, 0], {"99.9": [1, 1], "99.99": [1, 1]})
+    assert protocol.choose_percentile(val) == 99.99
+    assert protocol.choose_percentile(_block({"99.9": [2], "99.99": [2]}, [0], {"99.9": [1], "99.99": [1]})) == 99.9
+    res = {"settings": {"percentiles": [99.9, 99.99], "equivalence_margin": 0.1},
+           "validation": dict(val, best_percentile=99.99),
+           "blocks": {"1": _block({"99.9": [10, 12], "99.99": [20, 22]}, [20, 24], {"99.9": [0.5, 0.7], "99.99": [0.9, 1.0]}),
+                      "0": _block({"99.9": [8, 10], "99.99": [18, 20]}, [16, 20], {"99.9": [0.6, 0.6], "99.99": [0.8, 0.9]})}}
+    pool = protocol.pooled(res)
+    assert pool["dqn"] == [16, 20, 20, 24]  # blocks in numeric order
+    s = protocol.summary(res, random_mean=0.0, paper_dqn=100.0)
+    t1 = s["table1"]
+    assert s["best_percentile"] == 99.99 and t1 is s["table2"]["99.99"]
+    assert t1["snn_mean"] == 20.0 and t1["dqn_mean"] == 20.0 and t1["diff"] == 0.0
+    assert t1["normalized_difference"] == 0.0 and t1["tost_margin"] == 10.0
+    assert t1["tost_p"] < 0.05 and t1["p_value"] == pytest.approx(1.0)
+    assert s["table2"]["99.9"]["cr_robust"] == pytest.approx(0.6) and s["table2"]["99.9"]["snn_mean"] == 10.0
+    assert s["table2"]["99.9"]["normalized_difference"] == pytest.approx(-0.1)
+
+
+def test_paper_protocol_small_end_to_end_resumes_by_block(tmp_path, monkeypatch):
+    proto = PaperProtocol(time_steps=3, episodes=3, block=2, validation_episodes=2, calibration_frames=64,
+                          max_episode_steps=25)
+    out = tmp_path / "Breakout-v5.json"
+    model = ROOT / "models" / "Breakout-v5.npz"
+    res = protocol.run_game(model, out, proto, progress=False, log=lambda m: None)
+    assert sorted(res["blocks"]) == ["0", "1"] and protocol.finished(res, proto)
+    b0, b1 = res["blocks"]["0"], res["blocks"]["1"]
+    assert len(b0["dqn"]["scores"]) == 2 and len(b1["dqn"]["scores"]) == 1 and b0["seed"] != b1["seed"]
+    assert res["validation"]["seed"] not in (b0["seed"], b1["seed"])
+    for p in ("99.9", "99.99"):
+        crs = b0["snn"][p]["conversion_rate"]["robust"]
+        assert len(crs) == 2 and all(0 <= c <= 1 for c in crs)
+        assert sum(b0["snn"][p]["decisions"]) > 0
+    # finished: a rerun plays nothing
+    calls = []
+    real = protocol._play
+    monkeypatch.setattr(protocol, "_play", lambda *a, **k: calls.append(a[5]) or real(*a, **k))
+    protocol.run_game(model, out, proto, progress=False, log=lambda m: None)
+    assert calls == []
+    # a kill after block 0: only block 1 is played again, with the same seed and the same episodes
+    stored = json.loads(out.read_text())
+    del stored["blocks"]["1"]
+    out.write_text(json.dumps(stored))
+    again = protocol.run_game(model, out, proto, progress=False, log=lambda m: None)
+    assert calls == [1] and again["blocks"]["1"]["dqn"]["scores"] == b1["dqn"]["scores"]
+    # other settings are refused, naming them
+    with pytest.raises(ValidationError, match="time_steps"):
+        protocol.run_game(model, out, PaperProtocol(**dict(vars(proto), time_steps=4)), progress=False)
+    # the report: both tables, the deviations named, never called the paper's protocol
+    md = tmp_path / "R.md"
+    protocol.write_report(md, {"Breakout-v5": again}, proto, ROOT / "models", "test")
+    text = md.read_text()
+    assert "not the paper's protocol" in text and "Not the paper's protocol" in text
+    assert text.count("| Breakout-v5 | 99.9 |") == 1 and text.count("| Breakout-v5 | 99.99 |") == 1
+    assert "time_steps 3 (paper: 500)" in text and np.isfinite(protocol.summary(again, 1.0, 2.0)["table1"]["snn_mean"])
