@@ -428,7 +428,13 @@ def cmd_benchmark(args) -> int:
         results_dir = Path(args.results_dir or "results/paper_protocol")
         results = protocol.run(games, Path(args.models), results_dir, proto, overwrite=args.overwrite,
                                progress=not args.no_progress)
-        protocol.write_report(Path(args.out), results, proto, Path(args.models), "snnjax benchmark --protocol paper")
+        figs = None
+        if args.figure1:
+            figs = protocol.figure1([g for g in protocol.FIGURE1_GAMES if g in games], Path(args.models), results_dir,
+                                    Path(args.out).parent / "docs", proto, overwrite=args.overwrite,
+                                    progress=not args.no_progress)
+        command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
+        protocol.write_report(Path(args.out), results, proto, Path(args.models), command, figs)
         print(f"wrote the paper-protocol section of {args.out}; per-game results in {results_dir}")
         return 0
     episodes = _default(benchmark.run, "episodes") if args.episodes is None else args.episodes
@@ -463,6 +469,9 @@ def _parser_benchmark(sub) -> None:
     bm.add_argument("--validation-episodes", type=int,
                     help=f"--protocol paper only: episodes that choose the percentile (default {paper.validation_episodes})")
     bm.add_argument("--block", type=int, help=f"--protocol paper only: episodes stored together (default {paper.block})")
+    bm.add_argument("--figure1", action="store_true",
+                    help="--protocol paper only: also the paper's Figure 1 (Breakout, Jamesbond, StarGunner, "
+                         "VideoPinball; T in 50..1000 at the game's p, p in 99..100 at T = 500; 10 episodes per point)")
     bm.add_argument("--calibration-frames", type=int,
                     help=f"--protocol paper only: normalization frames (default {paper.calibration_frames})")
     bm.add_argument("--max-episode-steps", type=int,

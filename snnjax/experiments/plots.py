@@ -29,18 +29,23 @@ def figure1(results_json: str | Path) -> list[Path]:
     readout = res["settings"]["readout"]
     paths = []
     for game, entry in res["games"].items():
-        ts = sorted(int(t) for t in entry["runs"])
-        ps = sorted(float(p) for p in entry["runs"][str(ts[0])]["agents"])
-        if not ts or not ps:
+        runs = entry["runs"]
+        ts = sorted(int(t) for t in runs)
+        if not ts:
             continue
-        score = {(t, p): entry["runs"][str(t)]["agents"][str(p)]["scores"] for t in ts for p in ps}
-        cr = {(t, p): np.mean(entry["runs"][str(t)]["agents"][str(p)]["conversion_rate"][readout]) for t in ts for p in ps}
-        dqn_mean = np.mean(entry["runs"][str(ts[-1])]["dqn"]["scores"])
-        best_p = max(ps, key=lambda p: np.mean(score[(ts[-1], p)]))
+        # the p panel: the T whose run holds the most percentiles (a sweep's grid: the largest T)
+        t_p = max(ts, key=lambda t: (len(runs[str(t)]["agents"]), t))
+        ps = sorted(float(p) for p in runs[str(t_p)]["agents"])
+        score = {(t, float(p)): a["scores"] for t in ts for p, a in runs[str(t)]["agents"].items()}
+        cr = {(t, float(p)): np.mean(a["conversion_rate"][readout]) for t in ts for p, a in runs[str(t)]["agents"].items()}
+        dqn_mean = np.mean(runs[str(t_p)]["dqn"]["scores"])
+        # the T panel: the game's percentile (a Figure 1 run names it), else the best mean score at t_p
+        best_p = res["settings"].get("percentile") or max(ps, key=lambda p: np.mean(score[(t_p, p)]))
+        ts = [t for t in ts if (t, float(best_p)) in score]
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for ax, xs, key, label, logx in (
-                (axes[0], ts, lambda x: (x, best_p), f"T (p = {best_p})", True),
-                (axes[1], ps, lambda x: (ts[-1], x), f"percentile (T = {ts[-1]})", False)):
+                (axes[0], ts, lambda x: (x, float(best_p)), f"T (p = {best_p})", True),
+                (axes[1], ps, lambda x: (t_p, x), f"percentile (T = {t_p})", False)):
             xpos = np.arange(len(xs)) if not logx else np.asarray(xs, float)
             means = [np.mean(score[key(x)]) for x in xs]
             for xp, x in zip(xpos, xs):

@@ -30,7 +30,7 @@ import numpy as np
 
 from snnjax.conversion import methods
 from snnjax.core import stats, validate
-from snnjax.core.io import file_sha256, resume_results, write_json
+from snnjax.core.io import check_writable, file_sha256, make_parent, resume_results, write_json
 from snnjax.experiments import report
 from snnjax.snn import readout as ro
 
@@ -108,8 +108,9 @@ def choose_percentile(validation: dict) -> float:
 
 
 def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = False, progress: bool = True,
-             log=print) -> dict:
-    """The protocol for one Q-network file; results (and progress) in `out` (JSON)."""
+             log=print, validation_only: bool = False) -> dict:
+    """The protocol for one Q-network file; results (and progress) in `out` (JSON).
+    validation_only: stop once the percentile is chosen (what Figure 1 needs first)."""
     from snnjax.conversion.normalize import from_qnetwork
     from snnjax.nets.checkpoint import load_qnetwork
     from snnjax.rl.play import collect_observations
@@ -119,8 +120,9 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     settings = dict(dataclasses.asdict(proto), percentiles=list(proto.percentiles), game=game,
                     checkpoint_sha256=file_sha256(model))
     res = resume_results(out, settings, overwrite, "a paper-protocol run", warn=log) or {"settings": settings}
+    make_parent(check_writable(out, "results"), "results")
     res.setdefault("blocks", {})
-    if finished(res, proto):
+    if finished(res, proto) or (validation_only and "validation" in res):
         return res
     ann = from_qnetwork(params, meta)
     t0 = time.perf_counter()
@@ -136,7 +138,7 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
                                   progress)
         res["validation"]["best_percentile"] = choose_percentile(res["validation"])
         write_json(out, res)
-    for k, n in enumerate(proto.blocks):
+    for k, n in enumerate([] if validation_only else proto.blocks):
         if str(k) in res["blocks"]:
             continue
         log(f"{game}: block {k + 1}/{len(proto.blocks)} ({n} episodes per agent, T = {proto.time_steps})")
@@ -239,6 +241,104 @@ def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, f
     return "\n".join(lines) + "\n"
 
 
+FIGURE1_GAMES = ("Breakout-v5", "Jamesbond-v5", "StarGunner-v5", "VideoPinball-v5")
+FIGURE1_T = (50, 100, 200, 500, 1000)
+FIGURE1_P = (99.0, 99.9, 99.99, 99.999, 100.0)
+FIGURE1_EPISODES = 10
+
+
+def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float, episodes: int = FIGURE1_EPISODES,
+                 time_steps: Sequence[int] = FIGURE1_T, percentiles: Sequence[float] = FIGURE1_P,
+                 overwrite: bool = False, progress: bool = True, log=print) -> dict:
+    """The paper's Figure 1 for one game: score and conversion rate against T at the game's
+    `percentile` (one run per T: that SNN beside the DQN), and against p at T = proto.time_steps
+    (one run: every percentile's SNN beside the DQN), `episodes` each, test seeds of `proto`.
+
+    Stored in the sweep's results format ({"games": {game: {"runs": {T: {"agents": {p: ...},
+    "dqn": ...}}}}}), so `plots.figure1` draws it; resumable per run."""
+    from snnjax.conversion.normalize import from_qnetwork
+    from snnjax.experiments.evaluation import evaluate
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.play import collect_observations
+
+    params, meta = load_qnetwork(model)
+    game = meta["env_id"]
+    percentiles = [float(p) for p in validate.percentiles(percentiles)]
+    time_steps = validate.time_steps(time_steps)
+    settings = {"game": game, "checkpoint_sha256": file_sha256(model), "percentile": float(percentile),
+                "episodes": episodes, "time_steps": time_steps, "percentiles": percentiles,
+                "readout": proto.readout, "eps": proto.eps, "max_episode_steps": proto.max_episode_steps,
+                "calibration_frames": proto.calibration_frames, "seed": proto.seed, "p_sweep_t": proto.time_steps}
+    res = resume_results(out, settings, overwrite, "a Figure 1 run", warn=log) or {"settings": settings}
+    make_parent(check_writable(out, "results"), "results")
+    runs = res.setdefault("games", {}).setdefault(game, {"runs": {}})["runs"]
+    todo = [(t, [float(percentile)]) for t in time_steps if t != proto.time_steps]
+    todo.append((proto.time_steps, sorted(set(percentiles) | {float(percentile)})))
+    todo = [(t, ps) for t, ps in todo if str(t) not in runs]
+    if not todo:
+        return res
+    ann = from_qnetwork(params, meta)
+    cal = collect_observations(ann, game, proto.calibration_frames, proto.seed, proto.eps,
+                               max_episode_steps=proto.max_episode_steps, progress=progress)
+    method = methods.Percentile()
+    cal_stats = method.calibrate(ann, cal, percentiles + [float(percentile)])
+    cfg = _eval_cfg(proto, episodes, proto.seed)
+    for t, ps in todo:
+        log(f"{game}: Figure 1, T = {t}, p = {', '.join(map(str, ps))} ({episodes} episodes)")
+        r = evaluate(ann, [method.build(ann, cal_stats, p) for p in ps], cfg, game, t, progress=progress)
+        runs[str(t)] = {"agents": {str(p): {"scores": a["scores"], "lengths": a["lengths"],
+                                            "conversion_rate": a["conversion_rate"]} for p, a in zip(ps, r["agents"])},
+                        "dqn": r["dqn"], "timing": r["timing"]}
+        write_json(out, res)
+    return res
+
+
+def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Path, proto: PaperProtocol,
+            episodes: int = FIGURE1_EPISODES, overwrite: bool = False, progress: bool = True,
+            log=functools.partial(print, flush=True)) -> dict[str, dict]:
+    """Figure 1 for every game of `games` with a shipped model: the percentile chosen on the
+    protocol's validation episodes (played first if missing), then `figure1_game`; PNGs into
+    `docs` (`plots.figure1`). Returns {game: {"json", "png", "percentile", "pearson_t", "pearson_p"}}."""
+    import json
+    import shutil
+
+    from snnjax.experiments import plots
+
+    out = {}
+    for g in games:
+        model = models_dir / f"{g}.npz"
+        if not model.is_file():
+            continue
+        val = run_game(model, results_dir / f"{g}.json", proto, overwrite, progress, log, validation_only=True)
+        p = val["validation"]["best_percentile"]
+        path = results_dir / f"figure1_{g}.json"
+        res = figure1_game(model, path, proto, p, episodes, overwrite=overwrite, progress=progress, log=log)
+        png = plots.figure1(path)[0]
+        docs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(png, docs / f"paper_figure1_{g}.png")
+        runs = json.loads(path.read_text())["games"][g]["runs"]
+        r = res["settings"]["readout"]
+        t_pts = [(np.mean(runs[t]["agents"][str(float(p))]["scores"]),
+                  np.mean(runs[t]["agents"][str(float(p))]["conversion_rate"][r])) for t in sorted(runs, key=int)]
+        p_run = runs[str(proto.time_steps)]["agents"]
+        p_pts = [(np.mean(a["scores"]), np.mean(a["conversion_rate"][r])) for a in p_run.values()]
+        out[g] = {"json": str(path), "png": f"docs/paper_figure1_{g}.png", "percentile": p,
+                  "pearson_t": stats.pearson_r(*zip(*t_pts)), "pearson_p": stats.pearson_r(*zip(*p_pts))}
+    return out
+
+
+def figure1_markdown(figs: dict[str, dict], episodes: int) -> str:
+    lines = ["### Figure 1: score and conversion rate against T and against p", "",
+             f"{episodes} episodes per point; left panel at the game's percentile (chosen on validation episodes), "
+             "right panel at T = 500. Pearson r of the mean SNN score against the mean conversion rate:", "",
+             "| Game | p | r (against T) | r (against p) |", "|---|---|---|---|"]
+    for g, f in figs.items():
+        lines.append(f"| {g} | {f['percentile']} | {stats.fmt(f['pearson_t'], '.2f')} | {stats.fmt(f['pearson_p'], '.2f')} |")
+    lines.append("")
+    lines += [f"![Figure 1, {g}]({f['png']})" for g, f in figs.items()]
+    return "\n".join(lines) + "\n"
+
+
 def random_means(models_dir: Path, games: Sequence[str]) -> dict[str, float]:
     """Each shipped model's random-agent mean score (its provenance, `snnjax ship`)."""
     import json
@@ -251,7 +351,8 @@ def random_means(models_dir: Path, games: Sequence[str]) -> dict[str, float]:
     return out
 
 
-def write_report(path: Path, results: dict[str, dict], proto: PaperProtocol, models_dir: Path, command: str) -> None:
+def write_report(path: Path, results: dict[str, dict], proto: PaperProtocol, models_dir: Path, command: str,
+                 figs: dict[str, dict] | None = None, figure_episodes: int = FIGURE1_EPISODES) -> None:
     """RESULTS.md's paper-protocol section (`report.write_section`), from the stored results."""
     done = sum(1 for r in results.values() if finished(r, proto))
     title = "## The paper's benchmark at the paper's protocol" if not proto.deviations() else \
@@ -259,4 +360,7 @@ def write_report(path: Path, results: dict[str, dict], proto: PaperProtocol, mod
     head = [title, "", f"Written by `{command}` from `results/paper_protocol/<game>.json` ({done} of {len(results)} "
             "games finished; unfinished games show the blocks played so far). Every number is for the shipped int8 "
             "network; the conversion rate is counted over the SNN's own episodes.", ""]
-    report.write_section(path, "\n".join(head) + markdown(results, proto, random_means(models_dir, results)), BEGIN, END)
+    body = "\n".join(head) + markdown(results, proto, random_means(models_dir, results))
+    if figs:
+        body += "\n" + figure1_markdown(figs, figure_episodes)
+    report.write_section(path, body, BEGIN, END)

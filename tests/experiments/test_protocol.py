@@ -85,3 +85,44 @@ def test_paper_protocol_small_end_to_end_resumes_by_block(tmp_path, monkeypatch)
     assert "not the paper's protocol" in text and "Not the paper's protocol" in text
     assert text.count("| Breakout-v5 | 99.9 |") == 1 and text.count("| Breakout-v5 | 99.99 |") == 1
     assert "time_steps 3 (paper: 500)" in text and np.isfinite(protocol.summary(again, 1.0, 2.0)["table1"]["snn_mean"])
+
+
+def test_paper_figure1_small_resumes(tmp_path, monkeypatch):
+    from snnjax.experiments import plots
+
+    proto = PaperProtocol(time_steps=3, episodes=2, block=2, validation_episodes=1, calibration_frames=64,
+                          max_episode_steps=20)
+    path = tmp_path / "figure1_Breakout-v5.json"
+    model = ROOT / "models" / "Breakout-v5.npz"
+    res = protocol.figure1_game(model, path, proto, 99.99, episodes=2, time_steps=(2, 3), percentiles=(99.9, 100),
+                                progress=False, log=lambda m: None)
+    runs = res["games"]["Breakout-v5"]["runs"]
+    assert sorted(runs) == ["2", "3"]
+    assert list(runs["2"]["agents"]) == ["99.99"]  # the T sweep: the game's percentile only
+    assert sorted(runs["3"]["agents"], key=float) == ["99.9", "99.99", "100.0"]  # the p sweep at the protocol's T
+    assert all(len(a["scores"]) == 2 for r in runs.values() for a in r["agents"].values())
+    pngs = plots.figure1(path)
+    assert len(pngs) == 1 and pngs[0].stat().st_size > 10_000
+    import snnjax.experiments.evaluation as ev
+
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: pytest.fail("a finished Figure 1 run played again"))
+    protocol.figure1_game(model, path, proto, 99.99, episodes=2, time_steps=(2, 3), percentiles=(99.9, 100),
+                          progress=False, log=lambda m: None)
+
+
+def test_benchmark_protocol_paper_cli_smoke(tmp_path):
+    """The entry point, run small: writes the per-game JSON and RESULTS.md's section, labelled
+    as not the paper's protocol."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "R.md"
+    r = subprocess.run([sys.executable, "-m", "snnjax", "benchmark", "--protocol", "paper", "--games", "Breakout-v5",
+                        "-T", "3", "--episodes", "2", "--block", "1", "--validation-episodes", "1",
+                        "--calibration-frames", "64", "--max-episode-steps", "15", "--results-dir", str(tmp_path / "r"),
+                        "--out", str(out), "--no-progress"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    stored = json.loads((tmp_path / "r" / "Breakout-v5.json").read_text())
+    assert sorted(stored["blocks"]) == ["0", "1"] and stored["settings"]["time_steps"] == 3
+    text = out.read_text()
+    assert protocol.BEGIN in text and "run small (not the paper's protocol)" in text and "| Breakout-v5 | 99.99 |" in text
