@@ -11,6 +11,7 @@ so Ctrl-C loses nothing already finished.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Sequence
@@ -98,6 +99,15 @@ def results_schema(obj: dict) -> str | None:
     return None
 
 
+def shipped_lengths(model: Path) -> list[float]:
+    """Episode lengths of a shipped model's own evaluation (`<model>.json`, `snnjax ship`), or
+    none: the progress bar's prior for how long the episodes will be."""
+    try:
+        return [float(x) for x in json.loads(Path(model).with_suffix(".json").read_text())["evaluation"]["lengths"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path, progress: bool = True,
              overwrite: bool = False, qcfs: str | Path | None = None, log=print) -> dict:
     """Evaluate DQN vs SNN for every game x T x percentile of `cfg`; returns the results dict.
@@ -179,7 +189,8 @@ def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path,
                                             for p, net in zip(percentiles, population)}}
         entry["diagnostics"] = diagnostics(population, percentiles, cal, time_steps[-1])
         for t in todo:
-            res = evaluate(ann, population, cfg, g, t, [x for x in time_steps if x < t], progress=progress)
+            res = evaluate(ann, population, cfg, g, t, [x for x in time_steps if x < t], progress=progress,
+                           expected_lengths=shipped_lengths(resolve_checkpoint(checkpoint, g)))
             run = {"dqn": res["dqn"], "times": res["times"], "timing": res["timing"], "agents": {}}
             for p, agent in zip(percentiles, res["agents"]):
                 run["agents"][str(p)] = dict(agent, summary=report.summarize(agent, res["dqn"]))

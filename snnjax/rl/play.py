@@ -50,11 +50,20 @@ def step_keys(seed: int) -> jax.Array:
     return jax.random.key(seed ^ STEP_KEY_SALT)
 
 
+def expected_steps(t: int, finished: Sequence[float], prior: Sequence[float], cap: int) -> int:
+    """The progress bar's total in loop steps: every env steps in lockstep, so the play ends when
+    its longest episode does. After t steps with episodes still running, the expected end is the
+    longest episode length known (`finished` ones and `prior`, e.g. the shipped model's
+    evaluation episodes) if that lies beyond t, else 1.25 t; never more than `cap`."""
+    known = max([0.0, *map(float, finished), *map(float, prior)])
+    return int(min(known if known > t else 1.25 * t, cap))
+
+
 def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: int = 1, seed: int = 0,
          eps: float | None = None, max_episode_steps: int | None = None, count: Sequence[str] = (),
          seed_base: int = envs.EVAL_SEED_BASE, progress: bool = False, desc: str = "play",
          on_step: Callable[[np.ndarray, np.ndarray], bool] | None = None,
-         distributed: bool = True) -> PlayResult:
+         distributed: bool = True, expected_lengths: Sequence[float] = ()) -> PlayResult:
     """Play one episode in each of `episodes` envs per agent (no short-episode bias).
 
     params: the agent's params (e.g. a stacked SNN population and the DQN side by side).
@@ -63,6 +72,8 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     it, envs keep playing new episodes until it returns True (observation collection), and the
     result holds the episodes finished by then (returns of unfinished ones are 0).
     distributed: share the envs over `jax.distributed` processes (False: every process plays all).
+    expected_lengths: episode lengths (agent steps) known beforehand, e.g. the shipped model's
+    evaluation episodes: the progress bar's prior (`expected_steps`; none: the cap).
     """
     from tqdm.auto import tqdm
 
@@ -90,8 +101,9 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     decisions = np.zeros(A * n_local, np.int64)
     counts: dict[str, np.ndarray] = {}
     cap = max_episode_steps or envs.EVAL_ATARI["max_episode_steps"]
-    bar = tqdm(total=A * episodes * cap, disable=None if progress and on_step is None and jax.process_index() == 0
-               else True, unit="dec", desc=desc, mininterval=1.0)
+    prior = [min(float(x), cap) for x in expected_lengths] or [cap]
+    bar = tqdm(total=expected_steps(0, [], prior, cap), disable=None if progress and on_step is None
+               and jax.process_index() == 0 else True, unit="step", desc=desc, mininterval=1.0)
     policy_s, t, t_start = 0.0, 0, time.perf_counter()
     obs, _ = env.reset()
     while np.any(done < quota):
@@ -116,8 +128,12 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
                 returns[i] = tracker.returns[n_before + k]
                 lengths[i] = tracker.lengths[n_before + k]
             done[i] += 1
-        bar.update(int(active.sum()))
         t += 1
+        if not bar.disable:
+            bar.total = max(expected_steps(t, lengths[done > 0], prior, cap), t)
+            bar.set_postfix(episodes=f"{int((done > 0).sum())}/{done.size}",
+                            dec_s=f"{decisions.sum() / (time.perf_counter() - t_start):.0f}", refresh=False)
+            bar.update(1)
     wall = time.perf_counter() - t_start
     bar.total = bar.n
     bar.close()

@@ -103,3 +103,14 @@ def test_trainer_parameters_unchanged_by_the_refactor(tmp_path):
     for _, x in jax.tree_util.tree_leaves_with_path(params):
         h.update(np.ascontiguousarray(np.asarray(x, np.float32)).tobytes())
     assert h.hexdigest() == TRAINER_SHA256
+
+
+def test_expected_steps_by_hand():
+    """The progress bar's total in lockstep loop steps: the longest known episode (finished or
+    prior) while it lies ahead, else 1.25 x the steps so far, at most the cap."""
+    from snnjax.rl.play import expected_steps
+
+    assert expected_steps(0, [], [400, 800], cap=4500) == 800
+    assert expected_steps(500, [300, 650], [400, 800], cap=4500) == 800
+    assert expected_steps(900, [300, 650], [400, 800], cap=4500) == 1125  # past every known length
+    assert expected_steps(0, [], [], cap=4500) == 0 and expected_steps(4000, [], [400], cap=4500) == 4500
