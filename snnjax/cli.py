@@ -338,6 +338,33 @@ def _parser_finetune(sub) -> None:
     ft.set_defaults(func=cmd_finetune)
 
 
+def cmd_import(args) -> int:
+    from snnjax.core import io
+    from snnjax.nets import importers
+    from snnjax.rl.envs import check_env_id, check_fits
+
+    game = check_env_id(args.game)
+    params = importers.read(args.file, args.format)  # a bad file fails before anything is written
+    check_fits(game, int(params["q"]["kernel"].shape[1]), [4, 84, 84], f"{args.format} model {args.file!r}")
+    io.make_parent(io.check_writable(args.out, "--out"), "--out")
+    meta = importers.import_qnetwork(args.file, args.format, game, args.out)
+    print(f"wrote {args.out}: {args.format} Nature-DQN for {game} ({meta['num_actions']} actions); "
+          f"layout: {meta['imported']['layout']}")
+    return 0
+
+
+def _parser_import(sub) -> None:
+    from snnjax.nets.importers import FORMATS
+
+    im = sub.add_parser("import", help="a Nature-DQN trained with CleanRL or Stable-Baselines3 as a snnjax "
+                                       "Q-network file (evaluate, sweep, benchmark and finetune take it)")
+    im.add_argument("file", help="the library's saved model (.cleanrl_model, torch state dict, SB3 .zip)")
+    im.add_argument("--from", dest="format", required=True, choices=FORMATS, help="the library and format")
+    im.add_argument("--game", required=True, help="envpool id the network plays (its action count must match)")
+    im.add_argument("--out", required=True, help="output Q-network .npz")
+    im.set_defaults(func=cmd_import)
+
+
 def cmd_ship(args) -> int:
     from snnjax.experiments.ship import ship
 
@@ -582,7 +609,7 @@ def _default(fn, name: str):
 
 
 COMMANDS = (_parser_train, _parser_evaluate, _parser_sweep, _parser_convert, _parser_export_nir, _parser_latency,
-            _parser_finetune, _parser_ship, _parser_rescore, _parser_campaign, _parser_benchmark, _parser_bench)
+            _parser_finetune, _parser_import, _parser_ship, _parser_rescore, _parser_campaign, _parser_benchmark, _parser_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
