@@ -11,7 +11,7 @@ over `--episodes` episodes under the paper's protocol, beside the shipped model 
 (score - random) / (paper's DQN - random). Learning curves (training score, mean of the last 10
 games, against training hours) of every pilot and of the shipped model's own log go into one
 PNG per game; the training score at equal hours into the table. Scores are stored in
-`results/recipe_study/scores.json` and reused (a rerun scores only new pilots). The go / no-go rule:
+`results/recipe_study/scores.json` and reused (a rerun scores only new or further-trained pilots). The go / no-go rule:
 a recipe is adopted only if on every pilot game it beats the shipped network (Welch p < 0.05,
 higher mean) and doubles the median normalized score.
 """
@@ -72,8 +72,9 @@ def study(runs: Path, episodes: int, store: Path) -> dict:
         if not (run / "qnetwork.npz").exists():
             continue
         key = f"{run.parent.name}/{run.name}"
-        if key in done and done[key].get("episodes") == episodes:
-            continue
+        wall = json.loads((run / "eval.json").read_text())["wall_s"]
+        if key in done and done[key].get("episodes") == episodes and done[key].get("train_wall_s") == wall:
+            continue  # scored, and not trained further since (a resumed pilot is scored again)
         print(f"scoring {key} over {episodes} episodes", flush=True)
         done[key] = dict(score_pilot(run, episodes), episodes=episodes)
         write_json(store, done, indent=1)

@@ -9,8 +9,9 @@ conv) -> Affine -> IF -> output. Conventions of NIR, unbatched:
 What NIR cannot say goes into the graph metadata: reset by subtraction (not to v_reset), a
 spike when V >= V_thr, the time steps T, the observation enters as a constant analog current
 (scaled by input_scale; CHW -> the first conv), and the readout of the output layer.
-Importers that implement reset by subtraction reproduce it (snnTorch, Spyx, SpiNNaker2); those
-that reset to a value (Norse) do not.
+No NIR consumer is verified to reproduce it: snnTorch 1.0.0 imports an IF node as a leaky neuron
+(beta = 0.9) and fails on a Conv2d + IF graph; Sinabs 3.1.3 pins nir <= 1.0.4 and would run IF as
+multi-spike neurons clamped at -V_thr (README, "Commands").
 
 Needs the optional `nir` package: pip install "snnjax[nir]".
 """
