@@ -150,6 +150,11 @@ def report(runs: Path, scored: dict, out_dir: Path) -> str:
     for recipe in recipes:
         got = per_recipe.get(recipe, {})
         missing = [g for g in PILOTS if g not in got]
+        lost = [g for g in PILOTS if g in got and not got[g]["beats"]]
+        if missing and lost:  # it cannot beat the shipped network on all three any more
+            lines.append(f"- `{recipe}`: no-go: does not beat the shipped network on {', '.join(lost)} "
+                         f"(not run: {', '.join(missing)}).")
+            continue
         if missing:
             lines.append(f"- `{recipe}`: not decided: {len(PILOTS) - len(missing)} of {len(PILOTS)} pilots finished "
                          f"(missing {', '.join(missing)}).")

@@ -147,6 +147,15 @@ CASES = [
     ("evaluate --game CartPole-v1 --calibration-frames 10000000000000",
      "calibration frames must be an integer in [1, 100000]"),
     ("convert --checkpoint {bad}/empty.npz --out {bad}/s.npz", "is corrupt or not a snnjax Q-network"),
+    # import
+    ("import {bad}/garbage.npz --from cleanrl-jax --game Breakout-v5 --out {bad}/i.npz", "not a flax-serialized"),
+    ("import {bad}/missing.bin --from cleanrl-jax --game Breakout-v5 --out {bad}/i.npz", "missing.bin' not found"),
+    ("import {bad}/garbage.npz --from cleanrl-jax --game Nope-v5 --out {bad}/i.npz", "unknown game/env id 'Nope-v5'"),
+    # benchmark --protocol paper
+    ("benchmark --protocol paper -T 0", "got 0"),
+    ("benchmark --protocol paper --episodes 1", "episodes must be an integer in [2, 4096], got 1"),
+    ("benchmark --protocol paper --block 0", "block must be an integer in [1, 4096], got 0"),
+    ("benchmark --protocol paper --calibration-frames 0", "calibration frames must be an integer"),
 ]
 
 
