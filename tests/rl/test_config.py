@@ -1,3 +1,5 @@
+import tomllib
+
 import pytest
 from conftest import ROOT
 
@@ -5,10 +7,22 @@ from snnjax.rl import config
 from snnjax.rl.config import ConfigError
 
 
-@pytest.mark.parametrize("name", ["cartpole", "atari_cpu", "nature_dqn"])
-def test_shipped_configs_load(name):
-    cfg = config.load(ROOT / "configs" / f"{name}.toml")
-    assert cfg.total_steps > 0
+CONFIGS = sorted(p.relative_to(ROOT / "configs").as_posix() for p in (ROOT / "configs").rglob("*.toml"))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_shipped_config_loads_and_says_what_it_trains(name):
+    path = ROOT / "configs" / name
+    if name.startswith("eval"):
+        cfg = config.load_eval(path)
+        assert cfg.episodes >= 1 and cfg.time_steps and cfg.percentiles
+        return
+    cfg = config.load(path)
+    for key, value in tomllib.loads(path.read_text()).items():  # every field written in the file is the field loaded
+        if not isinstance(value, dict):
+            got = getattr(cfg, key)
+            assert (list(got) if isinstance(got, tuple) else got) == value, key
+    assert cfg.total_steps > 0 and cfg.env_id and cfg.network in ("nature", "mlp")
 
 
 def test_nature_dqn_config_is_mnih_2015():

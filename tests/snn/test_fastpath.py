@@ -51,7 +51,7 @@ def test_fast_compile_option_changes_nothing(exact):
 
 SHARD_SCRIPT = """
 import os, sys, numpy as np, jax
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {tests_root!r}]  # test_fastpath, conftest
 from test_fastpath import exact_net
 from snnjax.snn import float32_only, simulate
 assert jax.local_device_count() == 4, jax.local_devices()
@@ -65,7 +65,7 @@ def test_sharded_on_four_host_devices_equals_one_device(exact, tmp_path):
     snn, obs = exact
     out = tmp_path / "sharded.npz"
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    r = subprocess.run([sys.executable, "-c", SHARD_SCRIPT.format(tests=str(ROOT / "tests"), out=str(out))],
+    r = subprocess.run([sys.executable, "-c", SHARD_SCRIPT.format(tests=str(ROOT / "tests" / "snn"), tests_root=str(ROOT / "tests"), out=str(out))],
                        env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     one = simulate(snn, obs, 13)
