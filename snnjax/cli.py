@@ -453,14 +453,18 @@ def cmd_benchmark(args) -> int:
                 if (v := getattr(args, k)) is not None}
         proto = protocol.PaperProtocol(**over)
         results_dir = Path(args.results_dir or "results/paper_protocol")
-        results = protocol.run(games, Path(args.models), results_dir, proto, overwrite=args.overwrite,
-                               progress=not args.no_progress)
+        command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
+        results = {}
+        for g in games:  # the report after every game: a kill leaves RESULTS.md up to date
+            results.update(protocol.run([g], Path(args.models), results_dir, proto, overwrite=args.overwrite,
+                                        progress=not args.no_progress))
+            if g in results:
+                protocol.write_report(Path(args.out), results, proto, Path(args.models), command)
         figs = None
         if args.figure1:
             figs = protocol.figure1([g for g in protocol.FIGURE1_GAMES if g in games], Path(args.models), results_dir,
                                     Path(args.out).parent / "docs", proto, overwrite=args.overwrite,
                                     progress=not args.no_progress)
-        command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
         protocol.write_report(Path(args.out), results, proto, Path(args.models), command, figs)
         print(f"wrote the paper-protocol section of {args.out}; per-game results in {results_dir}")
         return 0
