@@ -5,7 +5,7 @@ conv) -> Affine -> IF -> output. Conventions of NIR, unbatched:
 - Conv2d weights are OIHW (ours HWIO), padding 0 (VALID), dilation 1, groups 1.
 - Feature maps are [C, H, W]; Flatten runs over the unbatched [C, H, W] shape (start_dim 0),
   so the first Affine after a conv has its inputs reordered from our H, W, C to C, H, W.
-- IF nodes: r = 1, v_threshold = V_thr, v_reset = 0.
+- IF nodes: r = 1, v_threshold = V_thr, v_reset = 0 (where the installed nir has the field).
 What NIR cannot say goes into the graph metadata: reset by subtraction (not to v_reset), a
 spike when V >= V_thr, the time steps T, the observation enters as a constant analog current
 (scaled by input_scale; CHW -> the first conv), and the readout of the output layer.
@@ -27,6 +27,13 @@ from snnjax.snn import SpikingNetwork
 
 META_KEYS = ("reset", "spike_condition", "time_steps", "input", "input_scale", "input_layout",
              "readout", "obs_shape", "percentile", "layer_order", "strides")
+
+
+def if_fields(nir) -> tuple[str, ...]:
+    """The IF node's fields in the installed nir (v_reset came with nir 1.0.5; Sinabs pins 1.0.4)."""
+    import dataclasses
+
+    return tuple(f.name for f in dataclasses.fields(nir.IF))
 
 
 def _chw(shape_hwc):
@@ -60,9 +67,9 @@ def to_nir(net: SpikingNetwork, time_steps: int = 500, readout: str = "robust"):
             nodes[name] = nir.Affine(weight=w.T.copy(), bias=b)
         edges.append((prev, name))
         out_shape = _chw(shapes[l])
+        reset = {"v_reset": np.zeros(out_shape, np.float32)} if "v_reset" in if_fields(nir) else {}
         nodes[f"{name}_if"] = nir.IF(r=np.ones(out_shape, np.float32),
-                                     v_threshold=np.full(out_shape, v_thr, np.float32),
-                                     v_reset=np.zeros(out_shape, np.float32))
+                                     v_threshold=np.full(out_shape, v_thr, np.float32), **reset)
         edges.append((name, f"{name}_if"))
         prev, prev_shape = f"{name}_if", out_shape
     nodes["output"] = nir.Output(output_type={"output": np.array(prev_shape)})

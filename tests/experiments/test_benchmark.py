@@ -69,6 +69,7 @@ def test_replace_section_keeps_everything_else(tmp_path):
     assert "first" not in text and text.count(benchmark.BEGIN) == 1 and "second" in text and "hand notes" in text
 
 
+@pytest.mark.slow  # 1-3 minutes; the benchmark command's default smoke is `--protocol paper` run small
 def test_benchmark_cli_end_to_end_and_resume(tmp_path):
     """Breakout with tiny settings through the real command; the rerun reuses the stored stages,
     and other settings are refused instead of silently replacing the stored run."""

@@ -174,6 +174,7 @@ def shipped_agreement(game: str, n_frames: int, T: int = 100):
 CR_TOLERANCE = 0.01
 
 
+@pytest.mark.slow  # Breakout is also one of the 17 games below
 def test_shipped_breakout_conversion_rate_int8_equals_float32():
     cr8, cr32, mismatches = shipped_agreement("Breakout-v5", 1000)
     assert abs(cr8 - cr32) <= CR_TOLERANCE and mismatches <= 20, (cr8, cr32, mismatches)
