@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Our NIR export run by another toolchain: Sinabs' own NIR importer (`sinabs.from_nir`).
 
-usage: python bench/nir_sinabs.py [GAME] [T] [FRAMES]   (default Breakout-v5, T = 100, 32 frames)
+usage: python bench/nir_sinabs.py [GAME] [T] [FRAMES] [--as-paper]   (default Breakout-v5, T = 100, 32 frames)
 
 Converts the shipped DQN of GAME (p = 99.9 on 2,000 calibration frames), exports it to NIR
 (`snnjax.conversion.nir.to_nir`), imports the graph with Sinabs and runs both on the same real
@@ -28,6 +28,9 @@ def main() -> None:
     ap.add_argument("game", nargs="?", default="Breakout-v5")
     ap.add_argument("T", type=int, nargs="?", default=100)
     ap.add_argument("frames", type=int, nargs="?", default=32)
+    ap.add_argument("--as-paper", action="store_true",
+                    help="after the import, set every IF layer to the paper's neuron: one spike a step "
+                         "(SingleSpike) and no lower bound on V (min_v_mem = None)")
     args = ap.parse_args()
 
     import sinabs.layers as sl
@@ -49,12 +52,17 @@ def main() -> None:
     counts = {}
     for name, mod in model.named_modules():
         if isinstance(mod, sl.IAFSqueeze):
+            if args.as_paper:
+                from sinabs.activation import SingleSpike
+
+                mod.spike_fn, mod.min_v_mem = SingleSpike, None
             mod.register_forward_hook(lambda m, i, o, name=name: counts.__setitem__(name, o.detach().numpy()))
     x = torch.as_tensor(frames / 255.0, dtype=torch.float32)
     with torch.no_grad():
         model(x.unsqueeze(1).repeat(1, T, 1, 1, 1).reshape(B * T, *x.shape[1:]))  # [B*T, ...], batch-major
     ours = simulate(snn, frames, T, arithmetic="float32")
-    print(f"{args.game}, T = {T}, {B} frames; Sinabs {__import__('sinabs').__version__} via sinabs.from_nir")
+    how = "IF layers set to SingleSpike, min_v_mem = None" if args.as_paper else "as imported"
+    print(f"{args.game}, T = {T}, {B} frames; Sinabs {__import__('sinabs').__version__} via sinabs.from_nir ({how})")
     print("| layer | spikes (snnjax) | spikes (Sinabs) | max spikes of a neuron in one step (Sinabs) "
           "| neurons whose count differs | mean abs count difference |")
     print("|---|---|---|---|---|---|")

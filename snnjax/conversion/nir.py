@@ -9,9 +9,10 @@ conv) -> Affine -> IF -> output. Conventions of NIR, unbatched:
 What NIR cannot say goes into the graph metadata: reset by subtraction (not to v_reset), a
 spike when V >= V_thr, the time steps T, the observation enters as a constant analog current
 (scaled by input_scale; CHW -> the first conv), and the readout of the output layer.
-No NIR consumer is verified to reproduce it: snnTorch 1.0.0 imports an IF node as a leaky neuron
-(beta = 0.9) and fails on a Conv2d + IF graph; Sinabs 3.1.3 pins nir <= 1.0.4 and would run IF as
-multi-spike neurons clamped at -V_thr (README, "Commands").
+Sinabs 3.1.3 (`sinabs.from_nir`) runs the graph; with its IF layers set to one spike a step and no
+lower bound on V it reproduces snnjax's spike counts exactly (`bench/nir_sinabs.py`, a slow test);
+as imported (multi-spike, clamped at -V_thr) it drifts. snnTorch 1.0.0's importer turns an IF
+node into a leaky neuron (beta = 0.9) and fails on a Conv2d + IF graph.
 
 Needs the optional `nir` package: pip install "snnjax[nir]".
 """
