@@ -46,6 +46,8 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
+    except OSError as exc:  # a read-only or full file system, no permission: one clear line
+        raise OutputError(f"{str(path)!r} cannot be written: {exc.strerror or exc}") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -28,3 +28,11 @@ def test_resume_results_moves_a_corrupt_file_aside(tmp_path):
     assert resume_results(path, {"T": 500}, warn=warned.append) is None
     assert not path.exists() and len(list(tmp_path.glob("r.json.corrupt-*"))) == 1
     assert "not valid JSON" in warned[0]
+
+
+def test_a_write_the_system_refuses_is_one_clear_error():
+    """Even as root: /sys is a read-only file system here (EROFS) or refuses new files (EACCES)."""
+    from snnjax.core.io import OutputError, write_text
+
+    with pytest.raises(OutputError, match="cannot be written"):
+        write_text("/sys/snnjax_probe.txt", "x")
