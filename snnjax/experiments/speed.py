@@ -309,7 +309,7 @@ def bench_evaluation(snn, game: str = "Breakout-v5", T: int = 100, Es=(1, 16, 64
     return rows
 
 
-def markdown(peaks: dict, sim_rows, upd, eval_rows, note: str = "") -> str:
+def markdown(peaks: dict, sim_rows, upd, eval_rows, note: str = "", peak_n: int = 2048) -> str:
     """peaks: {dtype: (before, after)} matmul peaks measured before and after the simulator ran."""
     v = report.versions()
     lines = [f"## `snnjax bench` — {datetime.date.today().isoformat()}, {jax.devices()[0].device_kind}", "",
@@ -317,7 +317,7 @@ def markdown(peaks: dict, sim_rows, upd, eval_rows, note: str = "") -> str:
              f"{jax.default_backend().upper()} device(s), {__import__('os').cpu_count()} cores; "
              f"jax {v.get('jax')}, flax {v.get('flax')}, envpool {v.get('envpool')}; fast CPU compile option "
              f"{'on for float32 programs' if fast_options_supported() else 'not accepted'}. {note}", "",
-             "Matmul peaks (2048^3 in JAX, measured in this run before and after the simulator; fractions "
+             f"Matmul peaks ({peak_n}^3 in JAX, measured in this run before and after the simulator; fractions "
              "of peak use the higher): " + "; ".join(
                  f"{k} {x[0]:.0f} / {x[1]:.0f} G{'OP' if k == 'int8' else 'FLOP'}/s" for k, x in peaks.items()) + ".", "",
              "### SNN simulation (Nature-DQN, int8 x per-channel-scale weights normalized at p=99), decisions/s",
@@ -360,13 +360,14 @@ def markdown(peaks: dict, sim_rows, upd, eval_rows, note: str = "") -> str:
 
 def run(out: str | Path = "BENCHMARKS.md", Ts=(100, 500), Bs=(1, 16, 64, 256), Es=(1, 16, 64, 256),
         update: bool = True, evaluation: bool = True, note: str = "", dtype: str = "default",
-        section: str = "cpu", log=print) -> str:
-    """dtype: "default" benchmarks the network as `simulate` runs it (int8 spike propagation:
+        section: str = "cpu", log=print, peak_n: int = 2048) -> str:
+    """peak_n: the matmul size n (n x n x n) of the peaks every fraction is measured against.
+    dtype: "default" benchmarks the network as `simulate` runs it (int8 spike propagation:
     the bench network's weights factor); "float32" without its int8 factorization; "bfloat16"
     the bf16 matmul mode (`to_bfloat16`, for accelerators)."""
     from snnjax.snn import float32_only, to_bfloat16
 
-    before = {d: matmul_peak(dtype=d) for d in PEAK_DTYPES}
+    before = {d: matmul_peak(peak_n, dtype=d) for d in PEAK_DTYPES}
     log("matmul peaks: " + ", ".join(f"{d} {x:.1f}" for d, x in before.items()))
     snn = bench_network()
     if dtype == "float32":
@@ -378,7 +379,7 @@ def run(out: str | Path = "BENCHMARKS.md", Ts=(100, 500), Bs=(1, 16, 64, 256), E
     sim_rows = bench_simulation(snn, Ts, Bs, before, log=log)
     # The machine is shared: the peaks are measured again after the simulator runs and the
     # fractions use the higher of the two (the conservative choice).
-    after = {d: matmul_peak(dtype=d) for d in PEAK_DTYPES}
+    after = {d: matmul_peak(peak_n, dtype=d) for d in PEAK_DTYPES}
     log("matmul peaks after the simulator runs: " + ", ".join(f"{d} {x:.1f}" for d, x in after.items()))
     best = {d: max(before[d], after[d]) for d in PEAK_DTYPES}
     for r in sim_rows:
@@ -386,7 +387,7 @@ def run(out: str | Path = "BENCHMARKS.md", Ts=(100, 500), Bs=(1, 16, 64, 256), E
             path["frac_peak"] = path["gflops"] / best[path["arithmetic"]]
     upd = bench_update(log) if update else {}
     eval_rows = bench_evaluation(snn, Es=Es, log=log) if evaluation else []
-    md = markdown({d: (before[d], after[d]) for d in PEAK_DTYPES}, sim_rows, upd, eval_rows, note)
+    md = markdown({d: (before[d], after[d]) for d in PEAK_DTYPES}, sim_rows, upd, eval_rows, note, peak_n)
     write_section(Path(out), section, md)
     return md
 

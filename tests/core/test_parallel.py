@@ -51,6 +51,7 @@ def test_four_host_devices_equal_one_device(one_device, tmp_path):
     _same(one_device, four)
 
 
+@pytest.mark.slow  # two jax.distributed processes, ~15 s; four host devices run by default
 def test_two_processes_equal_one_process(one_device, tmp_path):
     """Each process plays 2 or 3 of the 5 episodes per agent; the gathered table equals one process."""
     out = tmp_path / "two.json"

@@ -38,7 +38,7 @@ def test_tied_and_untied_frames_partition_the_conversion_rate():
     assert r["actions"]["dqn"] == np.bincount(target, minlength=6).tolist()
 
 
-@pytest.mark.parametrize("openings", [False, True])
+@pytest.mark.parametrize("openings", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_readout_ties_script_smoke(tmp_path, openings):
     out = tmp_path / "ties.json"
     cmd = [sys.executable, str(ROOT / "evaluate" / "readout_ties.py"), "Breakout-v5", "--percentiles", "99.9",

@@ -6,9 +6,10 @@ from snnjax.experiments.speed import run, write_section
 def test_bench_smoke_writes_section(tmp_path):
     out = tmp_path / "B.md"
     out.write_text("# Benchmarks\n\nhand-written text\n")
-    md = run(out, Ts=(3,), Bs=(2,), Es=(1,), update=False, evaluation=True, section="smoke", log=lambda s: None)
-    assert "Matmul peaks" in md and "int8" in md and "| 3 | 2 |" in md and "Evaluation throughput" in md
-    run(out, Ts=(3,), Bs=(1,), Es=(), update=False, evaluation=False, section="smoke", log=lambda s: None)
+    md = run(out, Ts=(3,), Bs=(2,), Es=(1,), update=False, evaluation=True, section="smoke", log=lambda s: None,
+             peak_n=256)
+    assert "Matmul peaks (256^3" in md and "int8" in md and "| 3 | 2 |" in md and "Evaluation throughput" in md
+    run(out, Ts=(3,), Bs=(1,), Es=(), update=False, evaluation=False, section="smoke", log=lambda s: None, peak_n=256)
     text = out.read_text()
     assert "hand-written text" in text and text.count("<!-- bench:smoke -->") == 1 and "| 3 | 1 |" in text
 

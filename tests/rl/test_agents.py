@@ -88,6 +88,7 @@ def test_an_episode_does_not_depend_on_how_many_are_played():
 TRAINER_SHA256 = "4937e05661e62573cf8a5fd8066f9d42798fa1c04db638b0f9ae95a4e4397611"
 
 
+@pytest.mark.slow  # a regression guard of a past refactor, ~15 s
 def test_trainer_parameters_unchanged_by_the_refactor(tmp_path):
     from snnjax.nets.checkpoint import load_qnetwork
     from snnjax.rl import config

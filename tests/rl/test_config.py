@@ -6,7 +6,6 @@ from conftest import ROOT
 from snnjax.rl import config
 from snnjax.rl.config import ConfigError
 
-
 CONFIGS = sorted(p.relative_to(ROOT / "configs").as_posix() for p in (ROOT / "configs").rglob("*.toml"))
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import ROOT
 
 TOTAL = 1600  # long enough after the first checkpoint (200) that the kill lands mid-run on an idle machine
@@ -14,6 +15,7 @@ TINY = ["--set", f"total_steps={TOTAL}", "--set", "num_envs=4", "--set", "replay
         "--set", "eval_episodes=0", "--set", "train_every=8"]
 
 
+@pytest.mark.slow  # ~40 s; PQN's Atari resume (tests/rl/test_pqn.py) runs by default
 def test_breakout_killed_after_checkpoint_resumes(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "snnjax.cli", "train", "--config", str(ROOT / "configs/atari_cpu.toml"),
