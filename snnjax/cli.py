@@ -534,7 +534,7 @@ def cmd_bench(args) -> int:
     io.make_parent(io.check_writable(args.out, "--out"), "--out")
     md = run(args.out, _ints(args.time_steps), _ints(args.agents), _ints(args.episodes),
              update=not args.no_update, evaluation=not args.no_eval, note=args.note, dtype=args.dtype,
-             section=args.section)
+             section=args.section, peak_n=validate.count(args.peak_n, "--peak-n", 16, 8192))
     print(md)
     print(f"written to {args.out}")
     return 0
@@ -554,6 +554,8 @@ def _parser_bench(sub) -> None:
     b.add_argument("--dtype", default="default", choices=("default", "float32", "bfloat16"),
                    help="network arithmetic: default (int8 spike propagation, the weights factor), "
                         "float32 (the float32 path only), bfloat16 (bf16 matmuls, for accelerators)")
+    b.add_argument("--peak-n", type=int, default=_default(run, "peak_n"),
+                   help="matmul size n of the n x n x n peaks the fractions are measured against (default %(default)s)")
     b.add_argument("--section", default=_default(run, "section"), help="name of the BENCHMARKS.md section to (re)write")
     b.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to write the tables into")
     b.set_defaults(func=cmd_bench)

@@ -31,7 +31,8 @@ def test_bench_without_envpool(tmp_path):
     from conftest import ROOT
 
     code = ("import sys; sys.modules['envpool'] = None; from snnjax.cli import main; "
-            f"sys.exit(main(['bench', '-T', '3', '--agents', '2', '--no-eval', '--no-update', '--out', {str(tmp_path / 'b.md')!r}]))")
+            f"sys.exit(main(['bench', '-T', '3', '--agents', '2', '--no-eval', '--no-update', '--peak-n', '256', "
+            f"'--out', {str(tmp_path / 'b.md')!r}]))")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "| 3 | 2 |" in (tmp_path / "b.md").read_text()
