@@ -161,6 +161,7 @@ def _kill_after_first_entry(cmd, out, timeout=600):
     proc.wait()
 
 
+@pytest.mark.slow  # ~19 s; the same guarantee for evaluate runs by default
 def test_sweep_killed_then_rerun_equals_uninterrupted(tmp_path):
     """SIGKILL after the first (game, T) entry is written; the rerun computes only the rest, and
     the final entries equal those of a run that was never interrupted."""
