@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from conftest import ROOT
 
 from snnjax.experiments.latency import diagnostics_markdown, headline, markdown, run, smallest_t
@@ -49,6 +50,7 @@ def test_headline_by_hand():
     assert "| Breakout-v5 | 87.0% | not reached |" in headline({"Breakout-v5": low}, 99.9)
 
 
+@pytest.mark.slow  # ~18 s; the study itself runs by default (test_latency_study_smoke)
 def test_latency_study_script_smoke(tmp_path):
     """evaluate/latency_study.py end to end on the shipped Breakout model (tiny settings), and a
     rerun with the same settings reuses the stored study instead of simulating again."""
