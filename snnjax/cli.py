@@ -347,7 +347,7 @@ def cmd_import(args) -> int:
     params = importers.read(args.file, args.format)  # a bad file fails before anything is written
     check_fits(game, int(params["q"]["kernel"].shape[1]), [4, 84, 84], f"{args.format} model {args.file!r}")
     io.make_parent(io.check_writable(args.out, "--out"), "--out")
-    meta = importers.import_qnetwork(args.file, args.format, game, args.out)
+    meta = importers.write(params, args.file, args.format, game, args.out)
     print(f"wrote {args.out}: {args.format} Nature-DQN for {game} ({meta['num_actions']} actions); "
           f"layout: {meta['imported']['layout']}")
     return 0

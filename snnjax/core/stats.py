@@ -176,5 +176,7 @@ def paired_iqm_ci(snn: dict[str, np.ndarray], dqn: dict[str, np.ndarray], random
         dd = {g: v[rng.integers(0, v.size, v.size)] for g, v in d.items()}
         if all(dd[g].mean() > random[g] for g in games):
             boots.append(stat(ss, dd))
+    if not boots:  # every resample drew a DQN at or below random: no interval
+        return float(stat(s, d)), float("nan"), float("nan")
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return float(stat(s, d)), float(lo), float(hi)

@@ -188,9 +188,10 @@ def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path,
                                 "lambdas": {str(p): [np.asarray(x).tolist() for x in net.lambdas]
                                             for p, net in zip(percentiles, population)}}
         entry["diagnostics"] = diagnostics(population, percentiles, cal, time_steps[-1])
+        prior = shipped_lengths(resolve_checkpoint(checkpoint, g))
         for t in todo:
             res = evaluate(ann, population, cfg, g, t, [x for x in time_steps if x < t], progress=progress,
-                           expected_lengths=shipped_lengths(resolve_checkpoint(checkpoint, g)))
+                           expected_lengths=prior)
             run = {"dqn": res["dqn"], "times": res["times"], "timing": res["timing"], "agents": {}}
             for p, agent in zip(percentiles, res["agents"]):
                 run["agents"][str(p)] = dict(agent, summary=report.summarize(agent, res["dqn"]))

@@ -104,16 +104,26 @@ def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, 
 def choose_percentile(validation: dict) -> float:
     """The percentile whose SNN scored highest on the validation episodes (ties: the first)."""
     means = {float(p): float(np.mean(v["scores"])) for p, v in validation["snn"].items()}
-    return max(means, key=lambda p: (means[p], -list(means).index(p)))
+    return max(means, key=means.get)  # max keeps the first of equal means
+
+
+def _calibrate(params, meta: dict, proto: PaperProtocol, percentiles: Sequence[float], progress: bool):
+    """(the analog network, its layer statistics for every p of `percentiles`): the paper's
+    normalization frames, the DQN's own play on the calibration seeds (`methods.Percentile`)."""
+    from snnjax.conversion.normalize import from_qnetwork
+    from snnjax.rl.play import collect_observations
+
+    ann = from_qnetwork(params, meta)
+    cal = collect_observations(ann, meta["env_id"], proto.calibration_frames, proto.seed, proto.eps,
+                               max_episode_steps=proto.max_episode_steps, progress=progress)
+    return ann, methods.Percentile().calibrate(ann, cal, percentiles)
 
 
 def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = False, progress: bool = True,
              log=print, validation_only: bool = False) -> dict:
     """The protocol for one Q-network file; results (and progress) in `out` (JSON).
     validation_only: stop once the percentile is chosen (what Figure 1 needs first)."""
-    from snnjax.conversion.normalize import from_qnetwork
     from snnjax.nets.checkpoint import load_qnetwork
-    from snnjax.rl.play import collect_observations
 
     params, meta = load_qnetwork(model)
     game = meta["env_id"]
@@ -124,14 +134,10 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     res.setdefault("blocks", {})
     if finished(res, proto) or (validation_only and "validation" in res):
         return res
-    ann = from_qnetwork(params, meta)
     t0 = time.perf_counter()
-    cal = collect_observations(ann, game, proto.calibration_frames, proto.seed, proto.eps,
-                               max_episode_steps=proto.max_episode_steps, progress=progress)
-    method = methods.Percentile()
-    stats_ = method.calibrate(ann, cal, proto.percentiles)  # one pass serves both percentiles
-    snns = [method.build(ann, stats_, p) for p in proto.percentiles]
-    log(f"{game}: calibrated on {len(cal)} frames ({time.perf_counter() - t0:.0f} s)")
+    ann, cal_stats = _calibrate(params, meta, proto, proto.percentiles, progress)  # one pass serves both p
+    snns = [methods.Percentile().build(ann, cal_stats, p) for p in proto.percentiles]
+    log(f"{game}: calibrated on {proto.calibration_frames} frames ({time.perf_counter() - t0:.0f} s)")
     if "validation" not in res:
         log(f"{game}: validation, {proto.validation_episodes} episodes per percentile at T = {proto.time_steps}")
         res["validation"] = _play(ann, snns, game, proto, proto.validation_episodes, VALIDATION_SEED + proto.seed,
@@ -170,8 +176,8 @@ def summary(res: dict, random_mean: float | None, paper_dqn: float | None) -> di
     margin = res["settings"]["equivalence_margin"]
     scale = (paper_dqn - random_mean) if paper_dqn is not None and random_mean is not None else float("nan")
     rows = {}
+    dm, ds = stats.mean_std(dqn)
     for p, a in pool["snn"].items():
-        dm, ds = stats.mean_std(dqn)
         sm, ss = stats.mean_std(a["scores"])
         diff, lo, hi = stats.mean_diff_ci(a["scores"], dqn)
         rows[p] = {"episodes": len(a["scores"]), "dqn_mean": dm, "dqn_std": ds, "snn_mean": sm, "snn_std": ss,
@@ -207,9 +213,9 @@ def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, f
              "episodes)" % (proto.time_steps, proto.validation_episodes), "",
              "| Game | DQN (ours) | SNN (ours) | p | % DQN | (SNN - DQN) / (paper DQN - random) | 95% CI of SNN - DQN "
              "| Welch p | TOST p | paper DQN | paper SNN |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for g, res in results.items():
-        ref = float(t1[g]["dqn_mean"]) if g in t1 else None
-        s = summary(res, random.get(g), ref)
+    sums = {g: summary(res, random.get(g), float(t1[g]["dqn_mean"]) if g in t1 else None)
+            for g, res in results.items()}  # each bootstraps its CIs: once per game
+    for g, s in sums.items():
         r = s["table1"]
         if r is None:
             lines.append(f"| {g} | not yet | | | | | | | | | |")
@@ -219,13 +225,19 @@ def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, f
                      f"| {pf(r['diff_low'])} .. {pf(r['diff_high'])} | {stats.fmt(r['p_value'], '.3f')} "
                      f"| {stats.fmt(r['tost_p'], '.3f')} | {t1[g]['dqn_mean'] if g in t1 else 'n/a'} "
                      f"| {t1[g]['snn_mean'] if g in t1 else 'n/a'} |")
+    chosen = {g: str(s["best_percentile"]) for g, s in sums.items() if s["table1"] is not None and g in random}
+    pools = {g: pooled(results[g]) for g in chosen}
+    iqm, lo, hi = stats.paired_iqm_ci({g: pools[g]["snn"][p]["scores"] for g, p in chosen.items()},
+                                      {g: pools[g]["dqn"] for g in chosen}, random)
+    lines += ["", f"IQM across games of the SNN score normalized by its DQN, (SNN - random) / (DQN - random) per "
+              f"episode, games whose DQN beats random: {stats.fmt(iqm, '.3f')} (95% CI {stats.fmt(lo, '.3f')} .. "
+              f"{stats.fmt(hi, '.3f')}, resampling both agents' episodes); 1.0 is the DQN's level."]
     lines += ["", f"Episodes per agent: {proto.episodes} (in blocks of {proto.block}); TOST margin: "
               f"{proto.equivalence_margin} x (the paper's DQN - our random agent), fixed before the run.", "",
               "### Table 2: SNN score and conversion rate (%) per percentile, over the SNN's own episodes", "",
               "| Game | p | SNN (ours) | CR normal | CR robust | paper SNN | paper CR normal | paper CR robust |",
               "|---|---|---|---|---|---|---|---|"]
-    for g, res in results.items():
-        s = summary(res, random.get(g), float(t1[g]["dqn_mean"]) if g in t1 else None)
+    for g, s in sums.items():
         for p, r in s["table2"].items():
             key = {"99.9": "p999", "99.99": "p9999"}.get(p)
             paper = t2.get(g, {}) if key else {}
@@ -256,10 +268,8 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
 
     Stored in the sweep's results format ({"games": {game: {"runs": {T: {"agents": {p: ...},
     "dqn": ...}}}}}), so `plots.figure1` draws it; resumable per run."""
-    from snnjax.conversion.normalize import from_qnetwork
     from snnjax.experiments.evaluation import evaluate
     from snnjax.nets.checkpoint import load_qnetwork
-    from snnjax.rl.play import collect_observations
 
     params, meta = load_qnetwork(model)
     game = meta["env_id"]
@@ -277,11 +287,8 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
     todo = [(t, ps) for t, ps in todo if str(t) not in runs]
     if not todo:
         return res
-    ann = from_qnetwork(params, meta)
-    cal = collect_observations(ann, game, proto.calibration_frames, proto.seed, proto.eps,
-                               max_episode_steps=proto.max_episode_steps, progress=progress)
+    ann, cal_stats = _calibrate(params, meta, proto, percentiles + [float(percentile)], progress)
     method = methods.Percentile()
-    cal_stats = method.calibrate(ann, cal, percentiles + [float(percentile)])
     cfg = _eval_cfg(proto, episodes, proto.seed)
     for t, ps in todo:
         log(f"{game}: Figure 1, T = {t}, p = {', '.join(map(str, ps))} ({episodes} episodes)")
@@ -299,7 +306,6 @@ def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Pat
     """Figure 1 for every game of `games` with a shipped model: the percentile chosen on the
     protocol's validation episodes (played first if missing), then `figure1_game`; PNGs into
     `docs` (`plots.figure1`). Returns {game: {"json", "png", "percentile", "pearson_t", "pearson_p"}}."""
-    import json
     import shutil
 
     from snnjax.experiments import plots
@@ -316,13 +322,13 @@ def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Pat
         png = plots.figure1(path)[0]
         docs.mkdir(parents=True, exist_ok=True)
         shutil.copy(png, docs / f"paper_figure1_{g}.png")
-        runs = json.loads(path.read_text())["games"][g]["runs"]
+        runs = res["games"][g]["runs"]
         r = res["settings"]["readout"]
         t_pts = [(np.mean(runs[t]["agents"][str(float(p))]["scores"]),
                   np.mean(runs[t]["agents"][str(float(p))]["conversion_rate"][r])) for t in sorted(runs, key=int)]
         p_run = runs[str(proto.time_steps)]["agents"]
         p_pts = [(np.mean(a["scores"]), np.mean(a["conversion_rate"][r])) for a in p_run.values()]
-        out[g] = {"json": str(path), "png": f"docs/paper_figure1_{g}.png", "percentile": p,
+        out[g] = {"json": str(path), "png": f"docs/paper_figure1_{g}.png", "percentile": p, "p_sweep_t": proto.time_steps,
                   "pearson_t": stats.pearson_r(*zip(*t_pts)), "pearson_p": stats.pearson_r(*zip(*p_pts))}
     return out
 
@@ -330,7 +336,8 @@ def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Pat
 def figure1_markdown(figs: dict[str, dict], episodes: int) -> str:
     lines = ["### Figure 1: score and conversion rate against T and against p", "",
              f"{episodes} episodes per point; left panel at the game's percentile (chosen on validation episodes), "
-             "right panel at T = 500. Pearson r of the mean SNN score against the mean conversion rate:", "",
+             f"right panel at T = {next(iter(figs.values()))['p_sweep_t'] if figs else 500}. Pearson r of the mean "
+             "SNN score against the mean conversion rate:", "",
              "| Game | p | r (against T) | r (against p) |", "|---|---|---|---|"]
     for g, f in figs.items():
         lines.append(f"| {g} | {f['percentile']} | {stats.fmt(f['pearson_t'], '.2f')} | {stats.fmt(f['pearson_p'], '.2f')} |")

@@ -135,10 +135,14 @@ def read(path: str | Path, fmt: str) -> dict:
 
 def import_qnetwork(path: str | Path, fmt: str, game: str, out: str | Path) -> dict:
     """Write `out`, a snnjax Q-network file of the model at `path` for `game`; returns its meta."""
+    return write(read(path, fmt), path, fmt, game, out)
+
+
+def write(params: dict, path: str | Path, fmt: str, game: str, out: str | Path) -> dict:
+    """Write `out` from `params` (`read` of the file at `path`), with the import's provenance."""
     from snnjax.core.io import file_sha256
     from snnjax.nets.checkpoint import save_qnetwork
 
-    params = read(path, fmt)
     num_actions = int(params["q"]["kernel"].shape[1])
     meta = {"format": "snnjax-qnetwork-v1", "network": "nature", "num_actions": num_actions,
             "obs_shape": list(ATARI_OBS_SHAPE), "env_id": game, "layers": list(NAMES),

@@ -83,6 +83,7 @@ def test_paper_protocol_small_end_to_end_resumes_by_block(tmp_path, monkeypatch)
     protocol.write_report(md, {"Breakout-v5": again}, proto, ROOT / "models", "test")
     text = md.read_text()
     assert "not the paper's protocol" in text and "Not the paper's protocol" in text
+    assert "IQM across games" in text
     assert text.count("| Breakout-v5 | 99.9 |") == 1 and text.count("| Breakout-v5 | 99.99 |") == 1
     assert "time_steps 3 (paper: 500)" in text and np.isfinite(protocol.summary(again, 1.0, 2.0)["table1"]["snn_mean"])
 
