@@ -42,7 +42,7 @@ class PaperProtocol:
     time_steps: int = 500
     percentiles: tuple[float, ...] = (99.9, 99.99)
     episodes: int = 50  # per agent, scored
-    block: int = 10  # episodes played (and stored) together
+    block: int = 25  # episodes played (and stored) together: 2 SNNs x 25 fill the simulator's batch
     validation_episodes: int = 10  # per agent, only to choose the percentile
     readout: str = "robust"
     eps: float = 0.05
@@ -208,6 +208,8 @@ def run(games: Sequence[str], models_dir: Path, results_dir: Path, proto: PaperP
 def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, float]) -> str:
     """Tables 1 and 2 with the paper's figures beside ours, and the protocol's deviations."""
     t1, t2 = report.paper_table(1), report.paper_table(2)
+    order = {g: i for i, g in enumerate(t1)}  # rows in the paper's order, whatever order the games ran in
+    results = dict(sorted(results.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
     pf = lambda x: stats.fmt(x, ".1f")  # noqa: E731
     lines = ["### Table 1: DQN and SNN scores (T = %d, robust readout, best percentile chosen on %d validation "
              "episodes)" % (proto.time_steps, proto.validation_episodes), "",

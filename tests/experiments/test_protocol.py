@@ -14,7 +14,7 @@ from snnjax.experiments.protocol import PaperProtocol
 
 def test_protocol_settings():
     p = PaperProtocol()
-    assert p.blocks == [10] * 5 and p.deviations() == {}
+    assert p.blocks == [25] * 2 and p.deviations() == {}
     assert PaperProtocol(episodes=23, block=10).blocks == [10, 10, 3]
     assert PaperProtocol(time_steps=50).deviations() == {"time_steps": (50, 500)}
     for bad, match in (({"time_steps": 0}, "time steps"), ({"percentiles": (99.9, 101)}, "percentile"),
