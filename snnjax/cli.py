@@ -7,6 +7,7 @@ ends in a one-line `snnjax: error: ...` message and exit status 2, never a trace
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -454,18 +455,19 @@ def cmd_benchmark(args) -> int:
         proto = protocol.PaperProtocol(**over)
         results_dir = Path(args.results_dir or "results/paper_protocol")
         command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
-        results = {}
-        for g in games:  # the report after every game: a kill leaves RESULTS.md up to date
-            results.update(protocol.run([g], Path(args.models), results_dir, proto, overwrite=args.overwrite,
-                                        progress=not args.no_progress))
-            if g in results:
-                protocol.write_report(Path(args.out), results, proto, Path(args.models), command)
-        figs = None
+        write = functools.partial(protocol.write_report, Path(args.out), proto=proto, models_dir=Path(args.models),
+                                   command=command, benchmarks=Path(args.benchmarks))
+        for g in games:  # the report after every game (every game stored with these settings): a kill leaves it current
+            played = protocol.run([g], Path(args.models), results_dir, proto, overwrite=args.overwrite,
+                                  progress=not args.no_progress)
+            if played:
+                write(protocol.load(results_dir, proto)[0])
         if args.figure1:
-            figs = protocol.figure1([g for g in protocol.FIGURE1_GAMES if g in games], Path(args.models), results_dir,
-                                    Path(args.out).parent / "docs", proto, overwrite=args.overwrite,
-                                    progress=not args.no_progress)
-        protocol.write_report(Path(args.out), results, proto, Path(args.models), command, figs)
+            protocol.figure1([g for g in protocol.FIGURE1_GAMES if g in games], Path(args.models), results_dir,
+                             Path(args.out).parent / "docs", proto, overwrite=args.overwrite,
+                             progress=not args.no_progress)
+        results, figs, _ = protocol.load(results_dir, proto)
+        write(results, figs=figs)
         print(f"wrote the paper-protocol section of {args.out}; per-game results in {results_dir}")
         return 0
     episodes = _default(benchmark.run, "episodes") if args.episodes is None else args.episodes
@@ -479,6 +481,25 @@ def cmd_benchmark(args) -> int:
                   benchmarks_md=Path(args.benchmarks))
     print(f"wrote the benchmark section of {args.out}; per-game results in {results_dir}")
     return 0
+
+
+def cmd_report(args) -> int:
+    from snnjax.experiments import results_report
+
+    root = Path(args.root)
+    out = results_report.write(root, Path(args.out) if args.out else None,
+                               Path(args.benchmarks) if args.benchmarks else None)
+    print(f"wrote {out} from {root / 'results'} and {root / 'models'}")
+    return 0
+
+
+def _parser_report(sub) -> None:
+    rp = sub.add_parser("report", help="RESULTS.md regenerated whole from results/ and models/ (no play): the "
+                                       "paper-protocol tables first, the deviations, the low-latency study, QCFS")
+    rp.add_argument("--root", default=".", help="the project folder holding results/, models/, docs/ (default %(default)s)")
+    rp.add_argument("--out", help="the report (default ROOT/RESULTS.md)")
+    rp.add_argument("--benchmarks", help="file for the paper-protocol run's throughput (default ROOT/BENCHMARKS.md)")
+    rp.set_defaults(func=cmd_report)
 
 
 def _parser_benchmark(sub) -> None:
@@ -615,7 +636,8 @@ def _default(fn, name: str):
 
 
 COMMANDS = (_parser_train, _parser_evaluate, _parser_sweep, _parser_convert, _parser_export_nir, _parser_latency,
-            _parser_finetune, _parser_import, _parser_ship, _parser_rescore, _parser_campaign, _parser_benchmark, _parser_bench)
+            _parser_finetune, _parser_import, _parser_ship, _parser_rescore, _parser_campaign, _parser_benchmark, _parser_report,
+            _parser_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -217,13 +217,13 @@ def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, f
              "| Welch p | TOST p | paper DQN | paper SNN |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     sums = {g: summary(res, random.get(g), float(t1[g]["dqn_mean"]) if g in t1 else None)
             for g, res in results.items()}  # each bootstraps its CIs: once per game
-    for g, s in sums.items():
-        r = s["table1"]
+    for g in [*t1, *(g for g in sums if g not in t1)]:
+        r = sums[g]["table1"] if g in sums else None
         if r is None:
             lines.append(f"| {g} | not yet | | | | | | | | | |")
             continue
         lines.append(f"| {g} | {stats.fmt_pm(r['dqn_mean'], r['dqn_std'])} | {stats.fmt_pm(r['snn_mean'], r['snn_std'])} "
-                     f"| {s['best_percentile']} | {pf(r['snn_pct_of_dqn'])} | {stats.fmt(r['normalized_difference'], '+.3f')} "
+                     f"| {sums[g]['best_percentile']} | {pf(r['snn_pct_of_dqn'])} | {stats.fmt(r['normalized_difference'], '+.3f')} "
                      f"| {pf(r['diff_low'])} .. {pf(r['diff_high'])} | {stats.fmt(r['p_value'], '.3f')} "
                      f"| {stats.fmt(r['tost_p'], '.3f')} | {t1[g]['dqn_mean'] if g in t1 else 'n/a'} "
                      f"| {t1[g]['snn_mean'] if g in t1 else 'n/a'} |")
@@ -324,15 +324,22 @@ def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Pat
         png = plots.figure1(path)[0]
         docs.mkdir(parents=True, exist_ok=True)
         shutil.copy(png, docs / f"paper_figure1_{g}.png")
-        runs = res["games"][g]["runs"]
-        r = res["settings"]["readout"]
-        t_pts = [(np.mean(runs[t]["agents"][str(float(p))]["scores"]),
-                  np.mean(runs[t]["agents"][str(float(p))]["conversion_rate"][r])) for t in sorted(runs, key=int)]
-        p_run = runs[str(proto.time_steps)]["agents"]
-        p_pts = [(np.mean(a["scores"]), np.mean(a["conversion_rate"][r])) for a in p_run.values()]
-        out[g] = {"json": str(path), "png": f"docs/paper_figure1_{g}.png", "percentile": p, "p_sweep_t": proto.time_steps,
-                  "pearson_t": stats.pearson_r(*zip(*t_pts)), "pearson_p": stats.pearson_r(*zip(*p_pts))}
+        out[g] = dict(figure1_summary(res, g), json=str(path))
     return out
+
+
+def figure1_summary(res: dict, game: str) -> dict:
+    """What RESULTS.md says of one stored Figure 1 run (`figure1_game`'s JSON): the game's
+    percentile, the PNG, and Pearson r of mean score against mean conversion rate per panel."""
+    st = res["settings"]
+    runs, r, p = res["games"][game]["runs"], st["readout"], st["percentile"]
+    t_pts = [(np.mean(runs[t]["agents"][str(float(p))]["scores"]),
+              np.mean(runs[t]["agents"][str(float(p))]["conversion_rate"][r])) for t in sorted(runs, key=int)]
+    p_run = runs.get(str(st["p_sweep_t"]), {}).get("agents", {})
+    p_pts = [(np.mean(a["scores"]), np.mean(a["conversion_rate"][r])) for a in p_run.values()]
+    pearson = lambda pts: stats.pearson_r(*zip(*pts)) if len(pts) >= 2 else float("nan")  # noqa: E731
+    return {"png": f"docs/paper_figure1_{game}.png", "percentile": p, "p_sweep_t": st["p_sweep_t"],
+            "episodes": st["episodes"], "pearson_t": pearson(t_pts), "pearson_p": pearson(p_pts)}
 
 
 def figure1_markdown(figs: dict[str, dict], episodes: int) -> str:
@@ -360,16 +367,75 @@ def random_means(models_dir: Path, games: Sequence[str]) -> dict[str, float]:
     return out
 
 
-def write_report(path: Path, results: dict[str, dict], proto: PaperProtocol, models_dir: Path, command: str,
-                 figs: dict[str, dict] | None = None, figure_episodes: int = FIGURE1_EPISODES) -> None:
-    """RESULTS.md's paper-protocol section (`report.write_section`), from the stored results."""
+def load(results_dir: Path, proto: PaperProtocol | None = None) -> tuple[dict[str, dict], dict[str, dict], PaperProtocol]:
+    """The stored run in `results_dir`: ({game: results}, {game: figure1_summary}, its protocol).
+    proto: keep only the games run with it; None: the protocol the files share (files run with
+    different settings are an error). A folder without results: the paper's protocol, nothing played."""
+    import json
+
+    fields = [f.name for f in dataclasses.fields(PaperProtocol)]
+    results, figs, protos = {}, {}, {}
+    for f in sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []:
+        res = json.loads(f.read_text())
+        if f.stem.startswith("figure1_"):
+            figs[f.stem.removeprefix("figure1_")] = figure1_summary(res, f.stem.removeprefix("figure1_"))
+            continue
+        st = {k: v for k, v in res["settings"].items() if k in fields}
+        protos[f.stem] = PaperProtocol(**dict(st, percentiles=tuple(st["percentiles"])))
+        results[f.stem] = res
+    if proto is None:
+        if len(set(protos.values())) > 1:
+            raise validate.ValidationError(f"{results_dir} holds runs made with different settings; rerun them "
+                                           "with one (snnjax benchmark --protocol paper --overwrite)")
+        proto = next(iter(protos.values()), PaperProtocol())
+    results = {g: r for g, r in results.items() if protos[g] == proto}
+    return results, {g: figs[g] for g in FIGURE1_GAMES if g in figs and g in results}, proto
+
+
+def section(results: dict[str, dict], proto: PaperProtocol, models_dir: Path, command: str,
+            figs: dict[str, dict] | None = None) -> str:
+    """RESULTS.md's paper-protocol section, from the stored results."""
     done = sum(1 for r in results.values() if finished(r, proto))
     title = "## The paper's benchmark at the paper's protocol" if not proto.deviations() else \
         "## The paper's benchmark, run small (not the paper's protocol)"
-    head = [title, "", f"Written by `{command}` from `results/paper_protocol/<game>.json` ({done} of {len(results)} "
-            "games finished; unfinished games show the blocks played so far). Every number is for the shipped int8 "
-            "network; the conversion rate is counted over the SNN's own episodes.", ""]
+    head = [title, "", f"Written by `{command}` from `results/paper_protocol/<game>.json` ({done} of "
+            f"{len(report.paper_table(1))} games finished; a game in progress shows the blocks played so far). "
+            "Every number is for the shipped int8 network; the conversion rate is counted over the SNN's own "
+            "episodes.", "", ""]
     body = "\n".join(head) + markdown(results, proto, random_means(models_dir, results))
     if figs:
-        body += "\n" + figure1_markdown(figs, figure_episodes)
-    report.write_section(path, body, BEGIN, END)
+        body += "\n" + figure1_markdown(figs, next(iter(figs.values()))["episodes"])
+    return body
+
+
+def throughput_markdown(results: dict[str, dict]) -> str:
+    """BENCHMARKS.md's section on the protocol run: wall time and SNN decisions/s per game (both
+    SNNs' decisions; validation and every block played so far)."""
+    lines = ["## The paper-protocol run: wall time and decisions/s", "",
+             "From the timing stored with every block of `snnjax benchmark --protocol paper` (the two SNNs and "
+             "the DQN played side by side; decisions = both SNNs' decisions; wall time of the play, without "
+             "the calibration).", "",
+             "| game | T | episodes played per agent | SNN decisions | wall h | SNN decisions/s |", "|---|---|---|---|---|---|"]
+    tot_d = tot_s = 0.0
+    for g, res in results.items():
+        runs = ([res["validation"]] if "validation" in res else []) + list(res.get("blocks", {}).values())
+        if not runs:
+            continue
+        dec = sum(sum(sum(a["decisions"]) for a in r["snn"].values()) for r in runs)
+        wall = sum(r["timing"]["wall_s"] for r in runs)
+        eps = sum(len(r["dqn"]["scores"]) for r in runs)
+        tot_d, tot_s = tot_d + dec, tot_s + wall
+        lines.append(f"| {g} | {res['settings']['time_steps']} | {eps} | {dec:,} | {wall / 3600:.2f} | {dec / wall:.1f} |")
+    if tot_s:
+        lines.append(f"| all | | | {int(tot_d):,} | {tot_s / 3600:.2f} | {tot_d / tot_s:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(path: Path, results: dict[str, dict], proto: PaperProtocol, models_dir: Path, command: str,
+                 figs: dict[str, dict] | None = None, benchmarks: Path | None = None) -> None:
+    """RESULTS.md's paper-protocol section and BENCHMARKS.md's throughput section
+    (`report.write_section`), from the stored results."""
+    report.write_section(path, section(results, proto, models_dir, command, figs), BEGIN, END)
+    if benchmarks is not None:
+        report.write_section(benchmarks, throughput_markdown(results), *report.bench_markers("paper-protocol"),
+                             empty="# Benchmarks\n")
