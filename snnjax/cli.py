@@ -444,6 +444,11 @@ def _parser_campaign(sub) -> None:
     cp.set_defaults(func=cmd_campaign)
 
 
+def _benchmarks_md(args) -> Path:
+    """BENCHMARKS.md beside the report unless named: a run into another folder stays there."""
+    return Path(args.benchmarks) if args.benchmarks else Path(args.out).parent / "BENCHMARKS.md"
+
+
 def cmd_benchmark(args) -> int:
     from snnjax.experiments import benchmark, campaign, protocol
 
@@ -456,7 +461,7 @@ def cmd_benchmark(args) -> int:
         results_dir = Path(args.results_dir or "results/paper_protocol")
         command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
         write = functools.partial(protocol.write_report, Path(args.out), proto=proto, models_dir=Path(args.models),
-                                   command=command, benchmarks=Path(args.benchmarks))
+                                   command=command, benchmarks=_benchmarks_md(args))
         for g in games:  # the report after every game (every game stored with these settings): a kill leaves it current
             played = protocol.run([g], Path(args.models), results_dir, proto, overwrite=args.overwrite,
                                   progress=not args.no_progress)
@@ -478,7 +483,7 @@ def cmd_benchmark(args) -> int:
     results_dir = args.results_dir or "results/benchmark"
     benchmark.run(games, Path(args.models), Path(results_dir), Path(args.out), episodes,
                   args.play_budget_s, progress=not args.no_progress, overwrite=args.overwrite,
-                  benchmarks_md=Path(args.benchmarks))
+                  benchmarks_md=_benchmarks_md(args))
     print(f"wrote the benchmark section of {args.out}; per-game results in {results_dir}")
     return 0
 
@@ -534,8 +539,8 @@ def _parser_benchmark(sub) -> None:
     bm.add_argument("--results-dir", help="per-game JSON (default results/benchmark; --protocol paper: "
                     "results/paper_protocol)")
     bm.add_argument("--out", default="RESULTS.md", help="report whose benchmark section is rewritten")
-    bm.add_argument("--benchmarks", default="BENCHMARKS.md",
-                    help="file whose 'campaign' section gets the training and evaluation throughput")
+    bm.add_argument("--benchmarks", help="file that gets the run's training and evaluation throughput "
+                                         "(default BENCHMARKS.md beside --out)")
     bm.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")
     _progress_flag(bm)
     bm.set_defaults(func=cmd_benchmark)

@@ -415,7 +415,7 @@ def throughput_markdown(results: dict[str, dict]) -> str:
              "From the timing stored with every block of `snnjax benchmark --protocol paper` (the two SNNs and "
              "the DQN played side by side; decisions = both SNNs' decisions; wall time of the play, without "
              "the calibration).", "",
-             "| game | T | episodes played per agent | SNN decisions | wall h | SNN decisions/s |", "|---|---|---|---|---|---|"]
+             "| game | T | episodes per agent (validation + test) | SNN decisions | wall h | SNN decisions/s |", "|---|---|---|---|---|---|"]
     tot_d = tot_s = 0.0
     for g, res in results.items():
         runs = ([res["validation"]] if "validation" in res else []) + list(res.get("blocks", {}).values())

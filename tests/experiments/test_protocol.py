@@ -118,6 +118,7 @@ def test_benchmark_protocol_paper_cli_smoke(tmp_path):
     import sys
 
     out = tmp_path / "R.md"
+    repo_benchmarks = (ROOT / "BENCHMARKS.md").read_text()
     r = subprocess.run([sys.executable, "-m", "snnjax", "benchmark", "--protocol", "paper", "--games", "Breakout-v5",
                         "-T", "3", "--episodes", "2", "--block", "1", "--validation-episodes", "1",
                         "--calibration-frames", "64", "--max-episode-steps", "15", "--results-dir", str(tmp_path / "r"),
@@ -127,3 +128,6 @@ def test_benchmark_protocol_paper_cli_smoke(tmp_path):
     assert sorted(stored["blocks"]) == ["0", "1"] and stored["settings"]["time_steps"] == 3
     text = out.read_text()
     assert protocol.BEGIN in text and "run small (not the paper's protocol)" in text and "| Breakout-v5 | 99.99 |" in text
+    # the throughput (1 validation + 2 test episodes) goes to the BENCHMARKS.md beside --out, not the repository's
+    assert "| Breakout-v5 | 3 | 3 |" in (tmp_path / "BENCHMARKS.md").read_text()
+    assert (ROOT / "BENCHMARKS.md").read_text() == repo_benchmarks
