@@ -492,6 +492,8 @@ def cmd_report(args) -> int:
     from snnjax.experiments import results_report
 
     root = Path(args.root)
+    if not (root / "results").is_dir() or not (root / "models").is_dir():
+        raise UsageError(f"--root {str(root)!r} must hold results/ and models/ (the project folder)")
     out = results_report.write(root, Path(args.out) if args.out else None,
                                Path(args.benchmarks) if args.benchmarks else None)
     print(f"wrote {out} from {root / 'results'} and {root / 'models'}")

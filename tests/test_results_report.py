@@ -109,3 +109,22 @@ def test_load_keeps_one_protocol(tmp_path):
     assert list(results) == ["Breakout-v5"] and figs == {} and proto == PaperProtocol()
     assert list(protocol.load(tmp_path, PaperProtocol(time_steps=3))[0]) == ["Pong-v5"]
     assert protocol.load(tmp_path / "none") == ({}, {}, PaperProtocol())
+
+
+def test_snnjax_report_cli_smoke(tmp_path):
+    """The entry point on a copy of the project's results: RESULTS.md written whole, and a folder
+    that is not a project refused by name."""
+    import subprocess
+    import sys
+
+    shutil.copytree(ROOT / "results" / "benchmark", tmp_path / "results" / "benchmark")
+    shutil.copytree(ROOT / "models", tmp_path / "models", ignore=shutil.ignore_patterns("*.npz", "logs"))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "snnjax", "report", *a], capture_output=True,  # noqa: E731
+                                    text=True, cwd=ROOT, timeout=300)
+    r = run("--root", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert text.startswith(results_report.TITLE) and "| Breakout-v5 | 10 | 32.8 ± 13.6 | 100 |" in text
+    assert not (tmp_path / "BENCHMARKS.md").exists()  # no paper-protocol results: nothing to report there
+    bad = run("--root", str(tmp_path / "nowhere"))
+    assert bad.returncode == 2 and "nowhere" in bad.stderr and "results/ and models/" in bad.stderr
