@@ -30,7 +30,8 @@ def epsilon_greedy(key: jax.Array, greedy: jax.Array, eps, num_actions: int,
     """Replace greedy actions [..., E] by a uniform random action with probability eps.
 
     One uniform draw and one random action per env (the last axis), shared by the leading axes.
-    env_index [E]: per-env keys `fold_in(key, env_index[e])`; None: one draw of shape [E]."""
+    env_index [E] (or [..., E], one per row of `greedy`): per-env keys `fold_in(key, env index)`,
+    so an env's draws do not depend on which rows sit beside it; None: one draw of shape [E]."""
     n_envs = greedy.shape[-1]
     if env_index is None:
         k1, k2 = jax.random.split(key)
@@ -41,7 +42,8 @@ def epsilon_greedy(key: jax.Array, greedy: jax.Array, eps, num_actions: int,
             k1, k2 = jax.random.split(jax.random.fold_in(key, i))
             return jax.random.randint(k1, (), 0, num_actions), jax.random.uniform(k2, ()) < eps
 
-        rand, explore = jax.vmap(one)(env_index)
+        rand, explore = jax.vmap(one)(env_index.reshape(-1))
+        rand, explore = rand.reshape(env_index.shape), explore.reshape(env_index.shape)
     return jnp.where(explore, rand, greedy).astype(jnp.int32)
 
 

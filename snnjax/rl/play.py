@@ -12,6 +12,11 @@ index): 1 device, 4 devices and 2 processes give the same scores (tested).
 
 Every decision that belongs to an episode is counted; envpool's auto-reset step after a done is
 not (`envs.EpisodeTracker`). `count` names entries of the agent's aux to sum over decisions.
+
+Lockstep without the waste: once every agent has at most half of its envs still in their
+episode, a step runs the agents only on those (`compact_rows`: each agent's active envs, padded
+to a power of two), so a long last episode does not cost the whole batch at every step. The
+exploration draws follow the env index, not the row, so the episodes are the same either way.
 """
 
 from __future__ import annotations
@@ -59,11 +64,38 @@ def expected_steps(t: int, finished: Sequence[float], prior: Sequence[float], ca
     return int(min(known if known > t else 1.25 * t, cap))
 
 
+def compact_rows(active: np.ndarray, multiple: int = 1) -> np.ndarray | None:
+    """Rows of a step on active envs only, or None when the full batch is as cheap.
+
+    active [A, E] -> rows [A, E'] (env indices per agent: its active envs in order, padded by its
+    first active env, or env 0 if none), E' the next power of two >= the most active envs of any
+    agent, rounded up to a multiple of `multiple` (the devices); None unless E' <= E // 2."""
+    a, n = active.shape
+    most = max(1, int(active.sum(1).max()))
+    width = 1 << (most - 1).bit_length()
+    width = -(-width // multiple) * multiple
+    if width > n // 2:
+        return None
+    rows = np.zeros((a, width), np.int64)
+    for i in range(a):
+        idx = np.flatnonzero(active[i])
+        rows[i] = idx[0] if len(idx) else 0
+        rows[i, : len(idx)] = idx
+    return rows
+
+
+def _spread(x: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """x [A', E', ...] computed on `rows` [A, E'] -> [A', n, ...] at the envs' places (others 0)."""
+    out = np.zeros((x.shape[0], n, *x.shape[2:]), x.dtype)
+    out[np.arange(x.shape[0])[:, None], rows[: x.shape[0]]] = x
+    return out
+
+
 def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: int = 1, seed: int = 0,
          eps: float | None = None, max_episode_steps: int | None = None, count: Sequence[str] = (),
          seed_base: int = envs.EVAL_SEED_BASE, progress: bool = False, desc: str = "play",
          on_step: Callable[[np.ndarray, np.ndarray], bool] | None = None,
-         distributed: bool = True, expected_lengths: Sequence[float] = ()) -> PlayResult:
+         distributed: bool = True, expected_lengths: Sequence[float] = (), compact: bool = True) -> PlayResult:
     """Play one episode in each of `episodes` envs per agent (no short-episode bias).
 
     params: the agent's params (e.g. a stacked SNN population and the DQN side by side).
@@ -74,6 +106,7 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     distributed: share the envs over `jax.distributed` processes (False: every process plays all).
     expected_lengths: episode lengths (agent steps) known beforehand, e.g. the shipped model's
     evaluation episodes: the progress bar's prior (`expected_steps`; none: the cap).
+    compact: step only the active envs once at most half are (`compact_rows`; same episodes).
     """
     from tqdm.auto import tqdm
 
@@ -91,7 +124,8 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
         return actions, {name: aux[name] for name in count}
 
     step = FastJit(step_fn)
-    env_index, _ = parallel.shard(jnp.arange(lo, hi, dtype=jnp.int32), 0)
+    env_ids = np.arange(lo, hi, dtype=np.int32)
+    env_index, _ = parallel.shard(jnp.asarray(env_ids), 0)
     base_key = step_keys(seed)
     quota = 1 if on_step is None else np.iinfo(np.int64).max
     tracker = envs.EpisodeTracker(A * n_local)
@@ -111,11 +145,18 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
         if on_step is not None and on_step(obs, active):
             break
         t0 = time.perf_counter()
-        o, _ = parallel.shard(obs.reshape((A, n_local, *obs.shape[1:])), 1)
-        actions, aux = step(params, o, jax.random.fold_in(base_key, t), jnp.float32(eps), env_index)
-        actions = np.asarray(actions)[:, :n_local].reshape(-1)
+        o = obs.reshape((A, n_local, *obs.shape[1:]))
+        rows = compact_rows(active.reshape(A, n_local), jax.local_device_count()) if compact else None
+        if rows is None:
+            width, ei = n_local, env_index
+        else:  # only the active envs (and padding): [A, E'] rows, each with its own env index
+            width, o, ei = rows.shape[1], o[np.arange(A)[:, None], rows], parallel.shard(env_ids[rows], 1)[0]
+        actions, aux = step(params, parallel.shard(o, 1)[0], jax.random.fold_in(base_key, t), jnp.float32(eps), ei)
+        actions = np.asarray(actions)[:, :width]
+        actions = (actions if rows is None else _spread(actions, rows, n_local)).reshape(-1)
         for name, x in aux.items():  # [A', E, ...]: the first A' <= A agents' rows
-            x = np.asarray(x)[:, :n_local]
+            x = np.asarray(x)[:, :width]
+            x = x if rows is None else _spread(x, rows, n_local)
             mask = active.reshape(A, n_local)[: x.shape[0]].reshape(x.shape[:2] + (1,) * (x.ndim - 2))
             counts[name] = counts.get(name, 0) + np.where(mask, x, 0).astype(np.int64)
         policy_s += time.perf_counter() - t0
