@@ -101,6 +101,13 @@ def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, 
             "dqn": res["dqn"], "timing": res["timing"]}
 
 
+def _pace(run: dict) -> str:
+    """How long a stored play took: wall minutes and SNN decisions/s (both SNNs)."""
+    dec = sum(sum(a["decisions"]) for a in run["snn"].values())
+    wall = run["timing"]["wall_s"]
+    return f"{wall / 60:.1f} min, {dec / max(wall, 1e-9):.1f} SNN decisions/s"
+
+
 def choose_percentile(validation: dict) -> float:
     """The percentile whose SNN scored highest on the validation episodes (ties: the first)."""
     means = {float(p): float(np.mean(v["scores"])) for p, v in validation["snn"].items()}
@@ -144,12 +151,14 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
                                   progress)
         res["validation"]["best_percentile"] = choose_percentile(res["validation"])
         write_json(out, res)
+        log(f"{game}: p = {res['validation']['best_percentile']} chosen; {_pace(res['validation'])}")
     for k, n in enumerate([] if validation_only else proto.blocks):
         if str(k) in res["blocks"]:
             continue
         log(f"{game}: block {k + 1}/{len(proto.blocks)} ({n} episodes per agent, T = {proto.time_steps})")
         res["blocks"][str(k)] = _play(ann, snns, game, proto, n, proto.seed + k, progress)
         write_json(out, res)
+        log(f"{game}: block {k + 1} stored; {_pace(res['blocks'][str(k)])}")
     return res
 
 
