@@ -75,7 +75,7 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: Eva
     times = check_args(population[0], dummy, time_steps, times, cfg.input_encoding, cfg.initial_potential)
     P, E = len(population), cfg.episodes
     snn = agents.snn_agent(ann.num_actions, time_steps, times, cfg.readout, cfg.input_encoding,
-                           cfg.initial_potential, P * E, cfg.eps)
+                           cfg.initial_potential, eps=cfg.eps)  # the path for each step's P x E (compaction)
     agent = agents.side_by_side(snn, agents.dqn_agent(ann, cfg.eps))
     res = play(agent, (stack_networks(population), ann), env_id, E, num_agents=P + 1, seed=cfg.seed,
                max_episode_steps=cfg.max_episode_steps, count=("match",), progress=progress,

@@ -16,6 +16,7 @@ shape [E] is taken from `key`, as the trainer always has, so trained DQNs stay r
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable
 
 import jax
@@ -88,31 +89,35 @@ def ann_q(ann, obs) -> jax.Array:
 
 
 def snn_agent(num_actions: int, time_steps: int, times: tuple[int, ...], readout: str = "robust",
-              input_encoding: str = "constant", initial_potential: float = 0.0, batch: int = 1,
+              input_encoding: str = "constant", initial_potential: float = 0.0, batch: int | None = None,
               eps: float = 0.05, group: int | None = None) -> Agent:
     """A population of converted SNNs: params = P networks stacked on a leading axis, obs [P, E, ...].
 
     Each network is simulated for `time_steps` steps per observation (eqs. 1-3; the fastest path
-    for `batch` = P x E observations, `snn.choose_method`) and acts on `readout` at T.
+    for `batch` observations, `snn.choose_method`; None: for the P x E of each call, static under
+    jit, so a play loop that steps fewer envs gets the path for fewer) and acts on `readout` at T.
     aux: {"actions": [P, E, 3, K]}, the action of every readout (ro.READOUTS) at every any-time
     step of `times` (T last). Only readouts leave the jitted step, so XLA drops the per-layer
     counts and potentials (readout-only: 1-7% faster than returning them, BENCHMARKS.md).
-    group: observations per vmap (`snn.group_rows(batch)` unless given, 0 = all at once): a
+    group: observations per vmap (`snn.group_rows` of the batch unless given, 0 = all at once): a
     network with E >= group observations runs them in groups of `group`, else about group // E
     networks run together, one group after another (bit-exact either way)."""
     ro.check_readout(readout)
-    one = simulate_fn(time_steps, times, input_encoding, *choose_method(batch, time_steps))
-    group = group_rows(batch) if group is None else int(group)
 
-    def sim(net, o):
-        return one(net, o, initial_potential=initial_potential)
-
-    def per_network(args):  # one network, its E observations
-        net, o = args
-        return map_rows(lambda x: sim(net, x), o, group if group and o.shape[0] >= group else 0)
+    @functools.cache
+    def path(rows: int) -> tuple[Callable, int]:  # (one network's simulation, group) for `rows` observations
+        fn = simulate_fn(time_steps, times, input_encoding, *choose_method(rows, time_steps))
+        return fn, group_rows(rows) if group is None else int(group)
 
     def greedy(pop, obs):
-        res = map_rows(per_network, (pop, obs), max(1, group // obs.shape[1]) if group else 0)
+        one, grp = path(obs.shape[0] * obs.shape[1] if batch is None else int(batch))
+
+        def per_network(args):  # one network, its E observations
+            net, o = args
+            return map_rows(lambda x: one(net, x, initial_potential=initial_potential), o,
+                            grp if grp and o.shape[0] >= grp else 0)
+
+        res = map_rows(per_network, (pop, obs), max(1, grp // obs.shape[1]) if grp else 0)
         reads = jnp.stack([res.normal_t, res.robust_t, res.membrane_t], axis=2)  # [P, E, 3, K, A]
         acts = ro.select_action(reads)
         return acts[:, :, ro.READOUTS.index(readout), -1], {"actions": acts}

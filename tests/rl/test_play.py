@@ -36,7 +36,8 @@ def test_spread_puts_rows_back():
 def test_compacted_play_equals_the_full_batch(monkeypatch):
     """The shipped Breakout DQN and two SNNs, episodes of different lengths: scores, lengths,
     decisions and every readout's conversion counts equal with and without compaction, and the
-    compacted run did step on fewer rows."""
+    compacted run did step on fewer rows (its few-row steps take the chunked path, the full batch
+    the per-step scan: exact either way on the int8 network)."""
     from snnjax.conversion.normalize import convert, from_qnetwork
     from snnjax.nets.checkpoint import load_qnetwork
     from snnjax.rl.play import collect_observations
