@@ -179,7 +179,11 @@ def pooled(res: dict) -> dict:
 
 
 def summary(res: dict, random_mean: float | None, paper_dqn: float | None) -> dict:
-    """Table 1 (the validation-chosen percentile) and Table 2 (every percentile) for one game."""
+    """Table 1 (the validation-chosen percentile) and Table 2 (every percentile) for one game;
+    both empty until a test block is stored."""
+    best = res.get("validation", {}).get("best_percentile")
+    if not res.get("blocks"):
+        return {"best_percentile": best, "table2": {}, "table1": None}
     pool = pooled(res)
     dqn = pool["dqn"]
     margin = res["settings"]["equivalence_margin"]
@@ -199,7 +203,6 @@ def summary(res: dict, random_mean: float | None, paper_dqn: float | None) -> di
                    "diff": diff, "diff_low": lo, "diff_high": hi}
         for r in ro.READOUTS:
             rows[p][f"cr_{r}"], rows[p][f"cr_{r}_std"] = stats.mean_std(a[f"cr_{r}"])
-    best = res.get("validation", {}).get("best_percentile")
     return {"best_percentile": best, "table2": rows, "table1": rows.get(str(best)) if best is not None else None}
 
 
@@ -229,7 +232,9 @@ def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, f
     for g in [*t1, *(g for g in sums if g not in t1)]:
         r = sums[g]["table1"] if g in sums else None
         if r is None:
-            lines.append(f"| {g} | not yet | | | | | | | | | |")
+            best = sums[g]["best_percentile"] if g in sums else None
+            state = "not yet" if best is None else f"in progress (validation chose p = {best})"
+            lines.append(f"| {g} | {state} | | | | | | | | | |")
             continue
         lines.append(f"| {g} | {stats.fmt_pm(r['dqn_mean'], r['dqn_std'])} | {stats.fmt_pm(r['snn_mean'], r['snn_std'])} "
                      f"| {sums[g]['best_percentile']} | {pf(r['snn_pct_of_dqn'])} | {stats.fmt(r['normalized_difference'], '+.3f')} "

@@ -47,6 +47,11 @@ def test_choose_percentile_and_summary_by_hand():
     assert t1["tost_p"] < 0.05 and t1["p_value"] == pytest.approx(1.0)
     assert s["table2"]["99.9"]["cr_robust"] == pytest.approx(0.6) and s["table2"]["99.9"]["snn_mean"] == 10.0
     assert s["table2"]["99.9"]["normalized_difference"] == pytest.approx(-0.1)
+    # validation stored, no test block yet: no scores to report, the row says where the game is
+    started = dict(res, blocks={}, settings=dict(res["settings"], time_steps=500))
+    assert protocol.summary(started, 0.0, 100.0) == {"best_percentile": 99.99, "table2": {}, "table1": None}
+    text = protocol.markdown({"Pong-v5": started}, PaperProtocol(), {"Pong-v5": -20.7})
+    assert "| Pong-v5 | in progress (validation chose p = 99.99) |" in text and "| Pong-v5 | 99.9 |" not in text
 
 
 def test_paper_protocol_small_end_to_end_resumes_by_block(tmp_path, monkeypatch):
