@@ -127,8 +127,8 @@ def test_groups_of_rows_equal_one_vmap(exact):
 
 @pytest.mark.parametrize("P,E", [(2, 70), (5, 30)])
 def test_agent_in_groups_equals_one_vmap(exact, P, E):
-    """The SNN population agent in groups (a network's E >= 64 observations in groups of 64, or
-    several networks of few observations per group) acts exactly like one vmap over everything."""
+    """The SNN population agent with a network's observations in groups (E >= 16 in groups of
+    16) acts exactly like one vmap over them (the networks run one after another on one CPU)."""
     from snnjax.rl import agents
 
     snn, obs = exact
