@@ -109,6 +109,9 @@ def test_load_keeps_one_protocol(tmp_path):
     assert list(results) == ["Breakout-v5"] and figs == {} and proto == PaperProtocol()
     assert list(protocol.load(tmp_path, PaperProtocol(time_steps=3))[0]) == ["Pong-v5"]
     assert protocol.load(tmp_path / "none") == ({}, {}, PaperProtocol())
+    # the TOST margin is a reporting choice: a run stored with another one is the same run
+    _stored(tmp_path / "Kangaroo-v5.json", equivalence_margin=0.1)
+    assert sorted(protocol.load(tmp_path, PaperProtocol())[0]) == ["Breakout-v5", "Kangaroo-v5"]
 
 
 def test_snnjax_report_cli_smoke(tmp_path):

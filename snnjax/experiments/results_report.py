@@ -53,8 +53,8 @@ DEVIATIONS = (
      "code differs (a one-step delay per layer; spiking output read as count + V(T)), not reproduced",
      "reproduce the paper as written"),
     ("Statistics", "Welch's t-test", "Welch's t-test; an equivalence test (TOST) with a margin fixed before the "
-     "run; bootstrap CIs that resample both agents' episodes", "absence of a significant difference is not "
-     "equivalence"),
+     "run ({margin} x our DQN's advantage over a random agent); bootstrap CIs that resample both agents' episodes",
+     "absence of a significant difference is not equivalence"),
 )
 
 
@@ -82,7 +82,7 @@ def model_facts(models_dir: Path) -> dict:
 
 def deviations_markdown(proto: protocol.PaperProtocol, facts: dict) -> str:
     fill = dict(facts, validation=proto.validation_episodes, episodes=proto.episodes,
-                calibration=proto.calibration_frames)
+                calibration=proto.calibration_frames, margin=proto.equivalence_margin)
     lines = ["## How this setup differs from the paper's", "",
              "| what | the paper | ours | why |", "|---|---|---|---|"]
     lines += [f"| {what} | {paper} | {ours.format(**fill)} | {why} |" for what, paper, ours, why in DEVIATIONS]

@@ -39,7 +39,7 @@ def test_choose_percentile_and_summary_by_hand():
                       "0": _block({"99.9": [8, 10], "99.99": [18, 20]}, [16, 20], {"99.9": [0.6, 0.6], "99.99": [0.8, 0.9]})}}
     pool = protocol.pooled(res)
     assert pool["dqn"] == [16, 20, 20, 24]  # blocks in numeric order
-    s = protocol.summary(res, random_mean=0.0, paper_dqn=100.0)
+    s = protocol.summary(res, random_mean=0.0, paper_dqn=100.0, dqn_before=100.0, margin=0.1)
     t1 = s["table1"]
     assert s["best_percentile"] == 99.99 and t1 is s["table2"]["99.99"]
     assert t1["snn_mean"] == 20.0 and t1["dqn_mean"] == 20.0 and t1["diff"] == 0.0
@@ -47,6 +47,10 @@ def test_choose_percentile_and_summary_by_hand():
     assert t1["tost_p"] < 0.05 and t1["p_value"] == pytest.approx(1.0)
     assert s["table2"]["99.9"]["cr_robust"] == pytest.approx(0.6) and s["table2"]["99.9"]["snn_mean"] == 10.0
     assert s["table2"]["99.9"]["normalized_difference"] == pytest.approx(-0.1)
+    # the margin scales with OUR DQN's advantage over random (provenance), not the paper's DQN
+    weak = protocol.summary(res, random_mean=0.0, paper_dqn=100.0, dqn_before=20.0, margin=0.25)
+    assert weak["table1"]["tost_margin"] == 5.0 and weak["table1"]["normalized_difference"] == 0.0
+    assert np.isnan(protocol.summary(res, 0.0, 100.0, dqn_before=-1.0)["table1"]["tost_p"])  # DQN below random
     # validation stored, no test block yet: no scores to report, the row says where the game is
     started = dict(res, blocks={}, settings=dict(res["settings"], time_steps=500))
     assert protocol.summary(started, 0.0, 100.0) == {"best_percentile": 99.99, "table2": {}, "table1": None}
