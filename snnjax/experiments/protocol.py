@@ -450,7 +450,9 @@ def throughput_markdown(results: dict[str, dict]) -> str:
     lines = ["## The paper-protocol run: wall time and decisions/s", "",
              "From the timing stored with every block of `snnjax benchmark --protocol paper` (the two SNNs and "
              "the DQN played side by side; decisions = both SNNs' decisions; wall time of the play, without "
-             "the calibration).", "",
+             "the calibration). `evaluate/paper_protocol.sh` runs two games at a time, one per process, so the "
+             "machine's throughput is about twice a row's decisions/s and the elapsed time about half the summed "
+             "wall time; blocks played while other work shared the machine are slower.", "",
              "| game | T | episodes per agent (validation + test) | SNN decisions | wall h | SNN decisions/s |", "|---|---|---|---|---|---|"]
     tot_d = tot_s = 0.0
     for g, res in results.items():
