@@ -104,10 +104,14 @@ def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, 
             "dqn": res["dqn"], "timing": res["timing"]}
 
 
+def _snn_decisions(run: dict) -> int:
+    """Decisions of every SNN of one stored play (validation or block)."""
+    return sum(sum(a["decisions"]) for a in run["snn"].values())
+
+
 def _pace(run: dict) -> str:
     """How long a stored play took: wall minutes and SNN decisions/s (both SNNs)."""
-    dec = sum(sum(a["decisions"]) for a in run["snn"].values())
-    wall = run["timing"]["wall_s"]
+    dec, wall = _snn_decisions(run), run["timing"]["wall_s"]
     return f"{wall / 60:.1f} min, {dec / max(wall, 1e-9):.1f} SNN decisions/s"
 
 
@@ -132,10 +136,14 @@ def _calibrate(params, meta: dict, proto: PaperProtocol, percentiles: Sequence[f
 REPORT_ONLY = ("equivalence_margin",)  # PaperProtocol fields that do not change what is played
 
 
+def _played(settings: dict) -> dict:
+    """`settings` without the reporting fields: what decides the episodes."""
+    return {k: v for k, v in settings.items() if k not in REPORT_ONLY}
+
+
 def run_settings(proto: PaperProtocol) -> dict:
     """What a stored run is made with: every field but the reporting ones (JSON types)."""
-    return {k: v for k, v in dict(dataclasses.asdict(proto), percentiles=list(proto.percentiles)).items()
-            if k not in REPORT_ONLY}
+    return _played(dict(dataclasses.asdict(proto), percentiles=list(proto.percentiles)))
 
 
 def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = False, progress: bool = True,
@@ -148,7 +156,7 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     game = meta["env_id"]
     settings = dict(run_settings(proto), game=game, checkpoint_sha256=file_sha256(model))
     res = resume_results(out, settings, overwrite, "a paper-protocol run", warn=log,
-                         stored=lambda r: {k: v for k, v in r["settings"].items() if k not in REPORT_ONLY}) \
+                         stored=lambda r: _played(r["settings"])) \
         or {"settings": settings}
     make_parent(check_writable(out, "results"), "results")
     res.setdefault("blocks", {})
@@ -414,7 +422,7 @@ def load(results_dir: Path, proto: PaperProtocol | None = None) -> tuple[dict[st
         if f.stem.startswith("figure1_"):
             figs[f.stem.removeprefix("figure1_")] = figure1_summary(res, f.stem.removeprefix("figure1_"))
             continue
-        st = {k: v for k, v in res["settings"].items() if k in fields and k not in REPORT_ONLY}
+        st = {k: v for k, v in _played(res["settings"]).items() if k in fields}
         protos[f.stem] = PaperProtocol(**dict(st, percentiles=tuple(st["percentiles"])))
         results[f.stem] = res
     if proto is None:
@@ -459,7 +467,7 @@ def throughput_markdown(results: dict[str, dict]) -> str:
         runs = ([res["validation"]] if "validation" in res else []) + list(res.get("blocks", {}).values())
         if not runs:
             continue
-        dec = sum(sum(sum(a["decisions"]) for a in r["snn"].values()) for r in runs)
+        dec = sum(_snn_decisions(r) for r in runs)
         wall = sum(r["timing"]["wall_s"] for r in runs)
         eps = sum(len(r["dqn"]["scores"]) for r in runs)
         tot_d, tot_s = tot_d + dec, tot_s + wall

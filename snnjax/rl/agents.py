@@ -22,7 +22,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from snnjax.snn import SpikingNetwork, choose_method, group_rows, map_rows, q_values, simulate_fn
+from snnjax.snn import SpikingNetwork, choose_method, group_rows, map_rows, one_cpu_device, q_values, simulate_fn
 from snnjax.snn import readout as ro
 
 
@@ -102,9 +102,8 @@ def snn_agent(num_actions: int, time_steps: int, times: tuple[int, ...], readout
     group: observations per vmap (`snn.group_rows` of the batch unless given, 0 = all at once): a
     network with E >= group observations runs them in groups of `group` (bit-exact either way).
     On one CPU device the networks run one after another (`lax.map`): a vmap over networks with
-    different weights makes every convolution a grouped one, 3.4x slower for 2 networks x 25
-    observations at T = 500 (1.42 s vs 4.79 s, side by side; one network with all 50: 1.07 s);
-    accelerators and several devices take them together."""
+    different weights makes every convolution a grouped one, several times slower
+    (`bench/population.py`, BENCHMARKS.md); accelerators and several devices take them together."""
     ro.check_readout(readout)
 
     @functools.cache
@@ -120,8 +119,7 @@ def snn_agent(num_actions: int, time_steps: int, times: tuple[int, ...], readout
             return map_rows(lambda x: one(net, x, initial_potential=initial_potential), o,
                             grp if grp and o.shape[0] >= grp else 0)
 
-        together = jax.default_backend() != "cpu" or jax.local_device_count() > 1
-        res = jax.vmap(per_network)((pop, obs)) if together else jax.lax.map(per_network, (pop, obs))
+        res = jax.lax.map(per_network, (pop, obs)) if one_cpu_device() else jax.vmap(per_network)((pop, obs))
         reads = jnp.stack([res.normal_t, res.robust_t, res.membrane_t], axis=2)  # [P, E, 3, K, A]
         acts = ro.select_action(reads)
         return acts[:, :, ro.READOUTS.index(readout), -1], {"actions": acts}

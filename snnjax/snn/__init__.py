@@ -42,6 +42,7 @@ from snnjax.snn.simulate import (
                                 firing_rates,
                                 group_rows,
                                 map_rows,
+                                one_cpu_device,
                                 simulate,
                                 simulate_fn,
                                 simulate_one,
@@ -53,7 +54,7 @@ __all__ = [
     "ARITHMETIC", "ENCODINGS", "GROUP_ROWS", "INT8_TOLERANCE", "KINDS", "METHODS", "IFState", "Int8Layer",
     "NotInt8Error", "SimulationError", "SimulationResult", "SpikingNetwork", "ann_forward", "ann_macs",
     "auto_chunk", "check_args", "choose_method", "factor_int8", "fanout", "firing_rates", "float32_only",
-    "group_rows", "if_step", "if_update", "initial_state", "input_current", "layer_current", "map_rows",
+    "group_rows", "if_step", "if_update", "initial_state", "input_current", "layer_current", "map_rows", "one_cpu_device",
     "prepare_input", "q_values", "readout", "simulate", "simulate_fn", "simulate_one",
     "simulate_one_chunked", "spike_current", "synaptic_ops", "to_bfloat16", "to_int8", "with_int8_if_exact",
 ]

@@ -258,9 +258,15 @@ def group_rows(batch: int) -> int:
     machine, round-robin in one run, BENCHMARKS.md): B = 256, T = 500: 47.2 one vmap vs 53.8 in
     groups of 64; B = 512: 43.7 vs 53.6; B = 128: 50.7 vs 52.6 (a tie). Accelerators and several
     devices take the whole batch at once."""
-    if batch <= 2 * GROUP_ROWS or jax.default_backend() != "cpu" or jax.local_device_count() > 1:
+    if batch <= 2 * GROUP_ROWS or not one_cpu_device():
         return 0
     return GROUP_ROWS
+
+
+def one_cpu_device() -> bool:
+    """Whether JAX runs on one CPU device: there work is split into pieces run one after another
+    (`group_rows`, the networks of a population); accelerators and several devices take it whole."""
+    return jax.default_backend() == "cpu" and jax.local_device_count() == 1
 
 
 def map_rows(f, xs, group: int):
