@@ -254,6 +254,9 @@ def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, f
     sums = {g: summary(res, random.get(g), float(t1[g]["dqn_mean"]) if g in t1 else None, dqn_before.get(g),
                        proto.equivalence_margin)
             for g, res in results.items()}  # each bootstraps its CIs: once per game
+    done = [g for g in sums if finished(results[g], proto)]
+    name = {g: g if g in done else f"{g} ({sums[g]['table2'][next(iter(sums[g]['table2']))]['episodes']} of "
+            f"{proto.episodes} episodes so far)" for g in sums if sums[g]["table2"]}
     for g in [*t1, *(g for g in sums if g not in t1)]:
         r = sums[g]["table1"] if g in sums else None
         if r is None:
@@ -261,18 +264,13 @@ def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, f
             state = "not yet" if best is None else f"in progress (validation chose p = {best})"
             lines.append(f"| {g} | {state} | | | | | | | | | |")
             continue
-        lines.append(f"| {g} | {stats.fmt_pm(r['dqn_mean'], r['dqn_std'])} | {stats.fmt_pm(r['snn_mean'], r['snn_std'])} "
+        lines.append(f"| {name[g]} | {stats.fmt_pm(r['dqn_mean'], r['dqn_std'])} | {stats.fmt_pm(r['snn_mean'], r['snn_std'])} "
                      f"| {sums[g]['best_percentile']} | {pf(r['snn_pct_of_dqn'])} | {stats.fmt(r['normalized_difference'], '+.3f')} "
                      f"| {pf(r['diff_low'])} .. {pf(r['diff_high'])} | {stats.fmt(r['p_value'], '.3f')} "
                      f"| {stats.fmt(r['tost_p'], '.3f')} | {t1[g]['dqn_mean'] if g in t1 else 'n/a'} "
                      f"| {t1[g]['snn_mean'] if g in t1 else 'n/a'} |")
-    chosen = {g: str(s["best_percentile"]) for g, s in sums.items() if s["table1"] is not None and g in random}
-    pools = {g: pooled(results[g]) for g in chosen}
-    iqm, lo, hi = stats.paired_iqm_ci({g: pools[g]["snn"][p]["scores"] for g, p in chosen.items()},
-                                      {g: pools[g]["dqn"] for g in chosen}, random)
-    lines += ["", f"IQM across games of the SNN score normalized by its DQN, (SNN - random) / (DQN - random) per "
-              f"episode, games whose DQN beats random: {stats.fmt(iqm, '.3f')} (95% CI {stats.fmt(lo, '.3f')} .. "
-              f"{stats.fmt(hi, '.3f')}, resampling both agents' episodes); 1.0 is the DQN's level."]
+    lines += ["", *across_games({g: sums[g] for g in done}, {g: pooled(results[g]) for g in done}, random,
+                                proto.equivalence_margin)]
     lines += ["", f"Episodes per agent: {proto.episodes} (in blocks of {proto.block}); TOST margin: "
               f"{proto.equivalence_margin} x (our DQN - our random agent), both means from the shipped model's "
               "provenance (20 episodes each, `models/`), so fixed before the run; TOST p < 0.05: the SNN is within "
@@ -284,7 +282,7 @@ def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, f
         for p, r in s["table2"].items():
             key = {"99.9": "p999", "99.99": "p9999"}.get(p)
             paper = t2.get(g, {}) if key else {}
-            lines.append(f"| {g} | {p} | {stats.fmt_pm(r['snn_mean'], r['snn_std'])} "
+            lines.append(f"| {name[g]} | {p} | {stats.fmt_pm(r['snn_mean'], r['snn_std'])} "
                          f"| {stats.fmt_pm(100 * r['cr_normal'], 100 * r['cr_normal_std'])} "
                          f"| {stats.fmt_pm(100 * r['cr_robust'], 100 * r['cr_robust_std'])} "
                          f"| {paper.get(f'{key}_snn_mean', 'n/a')} | {paper.get(f'{key}_cr_normal', 'n/a')} "
@@ -294,6 +292,30 @@ def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, f
         lines += ["", "**Not the paper's protocol**: " + "; ".join(f"{k} {ours} (paper: {paper})"
                                                                   for k, (ours, paper) in dev.items()) + "."]
     return "\n".join(lines) + "\n"
+
+
+def across_games(sums: dict[str, dict], pools: dict[str, dict], random: dict[str, float], margin: float) -> list[str]:
+    """RESULTS.md's lines on the finished games together: how many are equivalent (TOST) or differ
+    (Welch) at 5%, and the IQM of the normalized SNN score with its 95% CI and its 90% CI, the
+    interval of a TOST at 5%: the SNNs match their DQNs across games within the margin when the
+    90% CI lies inside 1 -/+ margin (the margin in the same units: the DQN's advantage over random)."""
+    rows = [s["table1"] for s in sums.values()]
+    tested = [r for r in rows if not stats.missing(r["tost_p"])]
+    chosen = {g: str(s["best_percentile"]) for g, s in sums.items() if g in random}
+    snn = {g: pools[g]["snn"][p]["scores"] for g, p in chosen.items()}
+    dqn = {g: pools[g]["dqn"] for g in chosen}
+    iqm, lo, hi = stats.paired_iqm_ci(snn, dqn, random)
+    _, lo90, hi90 = stats.paired_iqm_ci(snn, dqn, random, alpha=0.10)
+    inside = not stats.missing(lo90) and 1 - margin < lo90 and hi90 < 1 + margin
+    return [f"Finished games: {len(rows)}. Welch p < 0.05 (the SNN scores differently from its DQN) on "
+            f"{sum(r['p_value'] < 0.05 for r in rows)} of {len(rows)}; TOST p < 0.05 (equivalent within the "
+            f"margin) on {sum(r['tost_p'] < 0.05 for r in tested)} of {len(tested)} with a margin.", "",
+            f"IQM across the finished games of the SNN score normalized by its DQN, (SNN - random) / (DQN - "
+            f"random) per episode, games whose DQN beats random: {stats.fmt(iqm, '.3f')} (95% CI "
+            f"{stats.fmt(lo, '.3f')} .. {stats.fmt(hi, '.3f')}; 90% CI {stats.fmt(lo90, '.3f')} .. "
+            f"{stats.fmt(hi90, '.3f')}, resampling both agents' episodes); 1.0 is the DQN's level. Across games "
+            f"the SNNs are {'' if inside else 'not shown to be '}equivalent to their DQNs within 1 -/+ {margin} "
+            f"(the 90% CI, a TOST at 5%, {'lies' if inside else 'does not lie'} inside it)."]
 
 
 FIGURE1_GAMES = ("Breakout-v5", "Jamesbond-v5", "StarGunner-v5", "VideoPinball-v5")

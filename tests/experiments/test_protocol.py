@@ -56,6 +56,29 @@ def test_choose_percentile_and_summary_by_hand():
     assert protocol.summary(started, 0.0, 100.0) == {"best_percentile": 99.99, "table2": {}, "table1": None}
     text = protocol.markdown({"Pong-v5": started}, PaperProtocol(), {"Pong-v5": -20.7})
     assert "| Pong-v5 | in progress (validation chose p = 99.99) |" in text and "| Pong-v5 | 99.9 |" not in text
+    # one test block of two stored: the rows say so, and only finished games enter the across-games lines
+    partial = dict(res, blocks={"0": res["blocks"]["0"]})
+    text = protocol.markdown({"Pong-v5": partial, "Boxing-v5": res}, PaperProtocol(equivalence_margin=0.1),
+                             {"Pong-v5": 0.0, "Boxing-v5": 0.0}, {"Pong-v5": 100.0, "Boxing-v5": 100.0})
+    assert "| Pong-v5 (2 of 50 episodes so far) | 18.0 ± 2.8 | 19.0 ± 1.4 | 99.99 |" in text
+    assert "| Pong-v5 (2 of 50 episodes so far) | 99.9 | 9.0 ± 1.4 |" in text and "| Boxing-v5 | 99.9 | 10.0 ± 1.6 |" in text
+    assert "Finished games: 1. Welch p < 0.05 (the SNN scores differently from its DQN) on 0 of 1; TOST p < 0.05 " \
+           "(equivalent within the margin) on 1 of 1 with a margin." in text
+
+
+def test_across_games_by_hand():
+    """Counts of Welch and TOST results, and the IQM's 90% CI against 1 -/+ margin."""
+    row = lambda p, tost: {"table1": {"p_value": p, "tost_p": tost}, "best_percentile": 99.9}  # noqa: E731
+    same = {"snn": {"99.9": {"scores": [30.0, 30.0, 30.0]}}, "dqn": [30.0, 30.0, 30.0]}  # normalized: exactly 1
+    lines = protocol.across_games({"a": row(0.9, 0.01), "b": row(0.01, float("nan"))}, {"a": same, "b": same},
+                                  {"a": 10.0, "b": 10.0}, 0.25)
+    assert lines[0] == ("Finished games: 2. Welch p < 0.05 (the SNN scores differently from its DQN) on 1 of 2; "
+                        "TOST p < 0.05 (equivalent within the margin) on 1 of 1 with a margin.")
+    assert "1.000 (95% CI 1.000 .. 1.000; 90% CI 1.000 .. 1.000" in lines[2]
+    assert "the SNNs are equivalent to their DQNs within 1 -/+ 0.25 (the 90% CI, a TOST at 5%, lies inside it)" in lines[2]
+    worse = {"snn": {"99.9": {"scores": [10.0, 12.0, 14.0]}}, "dqn": [30.0, 30.0, 30.0]}  # normalized 0, 0.1, 0.2
+    lines = protocol.across_games({"a": row(0.001, 0.9)}, {"a": worse}, {"a": 10.0}, 0.25)
+    assert "the SNNs are not shown to be equivalent" in lines[2] and "does not lie inside it" in lines[2]
 
 
 def test_paper_protocol_small_end_to_end_resumes_by_block(tmp_path, monkeypatch):
@@ -92,7 +115,7 @@ def test_paper_protocol_small_end_to_end_resumes_by_block(tmp_path, monkeypatch)
     protocol.write_report(md, {"Breakout-v5": again}, proto, ROOT / "models", "test")
     text = md.read_text()
     assert "not the paper's protocol" in text and "Not the paper's protocol" in text
-    assert "IQM across games" in text
+    assert "IQM across the finished games" in text
     assert text.count("| Breakout-v5 | 99.9 |") == 1 and text.count("| Breakout-v5 | 99.99 |") == 1
     assert "time_steps 3 (paper: 500)" in text and np.isfinite(protocol.summary(again, 1.0, 2.0)["table1"]["snn_mean"])
 
