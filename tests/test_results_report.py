@@ -131,3 +131,26 @@ def test_snnjax_report_cli_smoke(tmp_path):
     assert not (tmp_path / "BENCHMARKS.md").exists()  # no paper-protocol results: nothing to report there
     bad = run("--root", str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and "nowhere" in bad.stderr and "results/ and models/" in bad.stderr
+    # a corrupt stored result stops the report with one line naming it, and is left where it is
+    broken = tmp_path / "results" / "paper_protocol" / "Pong-v5.json"
+    broken.parent.mkdir()
+    broken.write_text('{"settings": {"time_steps": 5')
+    bad = run("--root", str(tmp_path))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "paper-protocol results file" in bad.stderr and "Pong-v5.json" in bad.stderr and "not valid JSON" in bad.stderr
+    assert broken.read_text() == '{"settings": {"time_steps": 5'
+
+
+def test_read_json_is_read_only_and_names_the_file(tmp_path):
+    from snnjax.core.io import ResultsFileError, read_json
+
+    f = tmp_path / "x.json"
+    f.write_text('{"settings": {}, "a": 1}')
+    assert read_json(f) == {"settings": {}, "a": 1}
+    f.write_text("[1, 2]")
+    with pytest.raises(ResultsFileError, match="x.json.*no 'settings'"):
+        read_json(f)
+    f.write_text("{")
+    with pytest.raises(ResultsFileError, match="model provenance file .*x.json.* not valid JSON"):
+        read_json(f, "model provenance file", key="evaluation")
+    assert f.read_text() == "{" and sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]

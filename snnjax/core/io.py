@@ -126,6 +126,25 @@ def make_parent(path: str | Path, what: str = "output") -> Path:
     return Path(path)
 
 
+class ResultsFileError(ValidationError):
+    """A stored results or provenance file that a read-only report cannot read."""
+
+
+def read_json(path: str | Path, what: str = "results file", key: str | None = "settings") -> dict:
+    """The JSON object in `path`, read only: a report that reads stored results never moves or
+    rewrites them (unlike `load_results`, which a run uses before it writes). A file that is not
+    valid JSON, or not an object holding `key`, is a ResultsFileError naming the file and why."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsFileError(f"{what} {str(path)!r} is not valid JSON ({exc}); restore it from git or "
+                               "delete it and rerun the command that writes it") from None
+    if not isinstance(obj, dict) or (key is not None and key not in obj):
+        raise ResultsFileError(f"{what} {str(path)!r} is not a snnjax {what} (no {key!r} in it)")
+    return obj
+
+
 def load_results(path: str | Path, warn=None, schema: Callable[[dict], str | None] | None = None) -> dict | None:
     """A results JSON written by snnjax (a dict with "settings"), or None when there is none.
 

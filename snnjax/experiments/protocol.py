@@ -33,7 +33,7 @@ import numpy as np
 
 from snnjax.conversion import methods
 from snnjax.core import stats, validate
-from snnjax.core.io import check_writable, file_sha256, make_parent, resume_results, write_json
+from snnjax.core.io import check_writable, file_sha256, make_parent, read_json, resume_results, write_json
 from snnjax.experiments import report
 from snnjax.snn import readout as ro
 
@@ -421,13 +421,11 @@ def figure1_markdown(figs: dict[str, dict], episodes: int) -> str:
 def provenance_means(models_dir: Path, games: Sequence[str], key: str) -> dict[str, float]:
     """Each shipped model's mean score of `key` ("random_agent" or "evaluation", the DQN) in its
     provenance (`snnjax ship`): known before any protocol run."""
-    import json
-
     out = {}
     for g in games:
         prov = models_dir / f"{g}.json"
         if prov.is_file():
-            out[g] = float(json.loads(prov.read_text())[key]["mean"])
+            out[g] = float(read_json(prov, "model provenance file", key=key)[key]["mean"])
     return out
 
 
@@ -435,12 +433,10 @@ def load(results_dir: Path, proto: PaperProtocol | None = None) -> tuple[dict[st
     """The stored run in `results_dir`: ({game: results}, {game: figure1_summary}, its protocol).
     proto: keep only the games run with it; None: the protocol the files share (files run with
     different settings are an error). A folder without results: the paper's protocol, nothing played."""
-    import json
-
     fields = [f.name for f in dataclasses.fields(PaperProtocol)]
     results, figs, protos = {}, {}, {}
     for f in sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []:
-        res = json.loads(f.read_text())
+        res = read_json(f, "paper-protocol results file")
         if f.stem.startswith("figure1_"):
             figs[f.stem.removeprefix("figure1_")] = figure1_summary(res, f.stem.removeprefix("figure1_"))
             continue

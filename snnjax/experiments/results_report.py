@@ -17,10 +17,10 @@ benchmark --protocol paper` after every game) rewrites it in place between full 
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
+from snnjax.core.io import read_json
 from snnjax.experiments import benchmark, protocol, report
 
 TITLE = "# Results"
@@ -67,7 +67,7 @@ def model_facts(models_dir: Path) -> dict:
         prov = models_dir / f"{g}.json"
         if not prov.is_file():
             continue
-        m = json.loads(prov.read_text())
+        m = read_json(prov, "model provenance file", key="evaluation")
         frames.append(m["frames"])
         hours.append(m["train_wall_s"] / 3600)
         rnd, ours, ref = m["random_agent"]["mean"], m["evaluation"]["mean"], float(t1[g]["dqn_mean"])
@@ -126,7 +126,7 @@ def build(root: Path, old: str = "", log=print) -> str:
     parts.append(block(DEV_BEGIN, deviations_markdown(proto, facts), DEV_END))
     bench = {}
     for f in sorted((root / "results" / "benchmark").glob("*.json")):
-        bench[f.stem] = json.loads(f.read_text())
+        bench[f.stem] = read_json(f, "benchmark results file")
     if bench:
         games = [g for g in report.paper_table(1) if g in bench] + [g for g in bench if g not in report.paper_table(1)]
         fig = "docs/benchmark_figure1.png" if (root / "docs" / "benchmark_figure1.png").is_file() else None
