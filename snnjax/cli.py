@@ -449,6 +449,30 @@ def _benchmarks_md(args) -> Path:
     return Path(args.benchmarks) if args.benchmarks else Path(args.out).parent / "BENCHMARKS.md"
 
 
+DEFERRED = 3  # exit status of a run that left work undone because of --deadline
+
+
+def _deadline(text: str | None) -> float | None:
+    """--deadline as a time.time(): an ISO date and time (local time unless it names a zone), or
+    HH:MM (the next such time, today or tomorrow)."""
+    import datetime
+
+    if text is None:
+        return None
+    now = datetime.datetime.now().astimezone()
+    try:
+        if len(text) <= 5 and ":" in text:
+            h, m = (int(x) for x in text.split(":"))
+            when = now.replace(hour=h, minute=m, second=0, microsecond=0)
+            when += datetime.timedelta(days=1) if when <= now else datetime.timedelta()
+        else:
+            when = datetime.datetime.fromisoformat(text)
+            when = when if when.tzinfo else when.astimezone()
+    except ValueError:
+        raise UsageError(f"--deadline must be HH:MM or an ISO date and time (2026-12-02T04:00), got {text!r}") from None
+    return when.timestamp()
+
+
 def cmd_benchmark(args) -> int:
     from snnjax.experiments import benchmark, campaign, protocol
 
@@ -462,18 +486,26 @@ def cmd_benchmark(args) -> int:
         command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
         write = functools.partial(protocol.write_report, Path(args.out), proto=proto, models_dir=Path(args.models),
                                    command=command, benchmarks=_benchmarks_md(args))
-        for g in games:  # the report after every game (every game stored with these settings): a kill leaves it current
+        deadline = _deadline(args.deadline)
+        deferred = []
+        for g in games if args.figure1 != "only" else []:  # the report after every game: a kill leaves it current
             played = protocol.run([g], Path(args.models), results_dir, proto, overwrite=args.overwrite,
-                                  progress=not args.no_progress)
+                                  progress=not args.no_progress, deadline=deadline)
+            deferred += [g for g, r in played.items() if "deferred" in r]
             if played:
                 write(protocol.load(results_dir, proto)[0])
         if args.figure1:
-            protocol.figure1([g for g in protocol.FIGURE1_GAMES if g in games], Path(args.models), results_dir,
-                             Path(args.out).parent / "docs", proto, overwrite=args.overwrite,
-                             progress=not args.no_progress)
+            figs = protocol.figure1([g for g in protocol.FIGURE1_GAMES if g in games], Path(args.models), results_dir,
+                                    Path(args.out).parent / "docs", proto, overwrite=args.overwrite,
+                                    progress=not args.no_progress, deadline=deadline)
+            deferred += [f"Figure 1 {g}" for g, f in figs.items() if "deferred" in f]
         results, figs, _ = protocol.load(results_dir, proto)
         write(results, figs=figs)
         print(f"wrote the paper-protocol section of {args.out}; per-game results in {results_dir}")
+        if deferred:
+            print(f"deferred (would not end before --deadline {args.deadline}): {', '.join(deferred)}; "
+                  "run the command again to continue", file=sys.stderr)
+            return DEFERRED
         return 0
     episodes = _default(benchmark.run, "episodes") if args.episodes is None else args.episodes
     if episodes < 2:
@@ -528,9 +560,14 @@ def _parser_benchmark(sub) -> None:
     bm.add_argument("--validation-episodes", type=int,
                     help=f"--protocol paper only: episodes that choose the percentile (default {paper.validation_episodes})")
     bm.add_argument("--block", type=int, help=f"--protocol paper only: episodes stored together (default {paper.block})")
-    bm.add_argument("--figure1", action="store_true",
+    bm.add_argument("--figure1", nargs="?", const="also", choices=("also", "only"),
                     help="--protocol paper only: also the paper's Figure 1 (Breakout, Jamesbond, StarGunner, "
-                         "VideoPinball; T in 50..1000 at the game's p, p in 99..100 at T = 500; 10 episodes per point)")
+                         "VideoPinball; T in 50..1000 at the game's p, p in 99..100 at T = 500; 10 episodes per point); "
+                         "'--figure1 only': Figure 1 without the tables (a game's validation is played first if missing)")
+    bm.add_argument("--deadline", help="--protocol paper only: HH:MM or an ISO date and time by which every play "
+                                       "started must be over: a play (a validation, a block, a Figure 1 run) whose "
+                                       "estimate from the plays stored so far would run past it is left for a later "
+                                       f"run (exit status {DEFERRED}); the machine's sessions end on a clock")
     bm.add_argument("--calibration-frames", type=int,
                     help=f"--protocol paper only: normalization frames (default {paper.calibration_frames})")
     bm.add_argument("--max-episode-steps", type=int,

@@ -146,10 +146,55 @@ def run_settings(proto: PaperProtocol) -> dict:
     return _played(dict(dataclasses.asdict(proto), percentiles=list(proto.percentiles)))
 
 
+DEFAULT_PACE_S = 1 / 25  # seconds per SNN decision before any play is stored (T = 500, this CPU, two processes)
+ESTIMATE_SLACK = 1.25  # a play's estimate is scaled up by this before it is weighed against a deadline
+
+
+def pace_s(plays: Sequence[dict]) -> float | None:
+    """Seconds per SNN decision over stored plays (validation or blocks, `_play`'s records)."""
+    dec = sum(_snn_decisions(r) for r in plays)
+    return sum(r["timing"]["wall_s"] for r in plays) / dec if dec else None
+
+
+def stored_plays(res: dict) -> list[dict]:
+    """Every play stored in one game's results: the validation, then the blocks."""
+    return ([res["validation"]] if "validation" in res else []) + list(res.get("blocks", {}).values())
+
+
+def estimate_s(plays: Sequence[dict], episodes: int, agents: int, provenance_lengths: Sequence[float],
+               max_episode_steps: int, pace: float | None = None, t_ratio: float = 1.0) -> float:
+    """Predicted wall seconds of one play of `episodes` episodes by `agents` SNNs beside the DQN:
+    their decisions (episodes x the mean episode length: of the game's stored `plays`, else of the
+    shipped DQN's evaluation episodes in its provenance; capped at `max_episode_steps`) x seconds
+    per decision (of `plays`, else `pace`, else DEFAULT_PACE_S) x t_ratio (T over the T of `plays`)."""
+    lengths = [n for r in plays for n in r["dqn"]["lengths"]] or list(provenance_lengths)
+    mean_len = min(float(np.mean(lengths)), max_episode_steps) if lengths else max_episode_steps
+    return agents * episodes * mean_len * (pace_s(plays) or pace or DEFAULT_PACE_S) * t_ratio
+
+
+def provenance_lengths(model: Path) -> list[float]:
+    """Episode lengths of the shipped DQN's evaluation (`models/<game>.json`; none without it)."""
+    prov = model.with_suffix(".json")
+    return read_json(prov, "model provenance file", key="evaluation")["evaluation"]["lengths"] if prov.is_file() else []
+
+
+def over_deadline(estimate: float, deadline: float | None) -> str | None:
+    """Why a play of `estimate` seconds (x ESTIMATE_SLACK) is not started before `deadline`
+    (a `time.time()`), or None when it fits or there is no deadline."""
+    if deadline is None:
+        return None
+    est, left = ESTIMATE_SLACK * estimate, deadline - time.time()
+    return None if est <= left else f"about {est / 60:.0f} min, {max(left, 0) / 60:.0f} min left before the deadline"
+
+
 def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = False, progress: bool = True,
-             log=print, validation_only: bool = False) -> dict:
+             log=print, validation_only: bool = False, deadline: float | None = None, pace: float | None = None) -> dict:
     """The protocol for one Q-network file; results (and progress) in `out` (JSON).
-    validation_only: stop once the percentile is chosen (what Figure 1 needs first)."""
+    validation_only: stop once the percentile is chosen (what Figure 1 needs first).
+    deadline: a `time.time()` by which every play started must be over: a play whose estimate
+    (`estimate_s` x ESTIMATE_SLACK; pace: seconds per decision of other games) would run past it
+    is not started, and the game is left unfinished (`res["deferred"]` says which play and why;
+    not stored)."""
     from snnjax.nets.checkpoint import load_qnetwork
 
     params, meta = load_qnetwork(model)
@@ -161,6 +206,21 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     make_parent(check_writable(out, "results"), "results")
     res.setdefault("blocks", {})
     if finished(res, proto) or (validation_only and "validation" in res):
+        return res
+    lengths = provenance_lengths(model)
+
+    def too_long(what: str, episodes: int) -> bool:
+        why = over_deadline(estimate_s(stored_plays(res), episodes, len(proto.percentiles), lengths,
+                                       proto.max_episode_steps, pace), deadline)
+        if why:
+            res["deferred"] = f"{what}: {why}"
+            log(f"{game}: {res['deferred']}; not started (a later run plays it)")
+        return why is not None
+
+    todo = [("validation", proto.validation_episodes)] if "validation" not in res else []
+    todo += [] if validation_only else [(f"block {k + 1}", n) for k, n in enumerate(proto.blocks)
+                                        if str(k) not in res["blocks"]]
+    if too_long(*todo[0]):  # before calibrating: nothing of this game fits
         return res
     t0 = time.perf_counter()
     ann, cal_stats = _calibrate(params, meta, proto, proto.percentiles, progress)  # one pass serves both p
@@ -176,6 +236,8 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     for k, n in enumerate([] if validation_only else proto.blocks):
         if str(k) in res["blocks"]:
             continue
+        if too_long(f"block {k + 1}", n):
+            return res
         log(f"{game}: block {k + 1}/{len(proto.blocks)} ({n} episodes per agent, T = {proto.time_steps})")
         res["blocks"][str(k)] = _play(ann, snns, game, proto, n, proto.seed + k, progress)
         write_json(out, res)
@@ -229,13 +291,17 @@ def summary(res: dict, random_mean: float | None, paper_dqn: float | None, dqn_b
 
 
 def run(games: Sequence[str], models_dir: Path, results_dir: Path, proto: PaperProtocol, overwrite: bool = False,
-        progress: bool = True, log=functools.partial(print, flush=True)) -> dict[str, dict]:
-    """The protocol on every game with a shipped model, in order; returns each game's results."""
+        progress: bool = True, log=functools.partial(print, flush=True), deadline: float | None = None) -> dict[str, dict]:
+    """The protocol on every game with a shipped model, in order; returns each game's results.
+    deadline: see `run_game` (a game whose next play would not end by then is skipped)."""
     results = {}
     for g in games:
         model = models_dir / f"{g}.npz"
         if model.is_file():
-            results[g] = run_game(model, results_dir / f"{g}.json", proto, overwrite, progress, log)
+            pace = pace_s([p for r in load(results_dir, proto)[0].values() for p in stored_plays(r)]) \
+                if deadline is not None else None
+            results[g] = run_game(model, results_dir / f"{g}.json", proto, overwrite, progress, log,
+                                  deadline=deadline, pace=pace)
     return results
 
 
@@ -326,13 +392,15 @@ FIGURE1_EPISODES = 10
 
 def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float, episodes: int = FIGURE1_EPISODES,
                  time_steps: Sequence[int] = FIGURE1_T, percentiles: Sequence[float] = FIGURE1_P,
-                 overwrite: bool = False, progress: bool = True, log=print) -> dict:
+                 overwrite: bool = False, progress: bool = True, log=print, deadline: float | None = None,
+                 plays: Sequence[dict] = (), pace: float | None = None) -> dict:
     """The paper's Figure 1 for one game: score and conversion rate against T at the game's
     `percentile` (one run per T: that SNN beside the DQN), and against p at T = proto.time_steps
     (one run: every percentile's SNN beside the DQN), `episodes` each, test seeds of `proto`.
 
     Stored in the sweep's results format ({"games": {game: {"runs": {T: {"agents": {p: ...},
-    "dqn": ...}}}}}), so `plots.figure1` draws it; resumable per run."""
+    "dqn": ...}}}}}), so `plots.figure1` draws it; resumable per run. deadline: as in `run_game`,
+    per run, estimated from the game's protocol `plays` (episode lengths, seconds per decision)."""
     from snnjax.experiments.evaluation import evaluate
     from snnjax.nets.checkpoint import load_qnetwork
 
@@ -355,7 +423,14 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
     ann, cal_stats = _calibrate(params, meta, proto, percentiles + [float(percentile)], progress)
     method = methods.Percentile()
     cfg = _eval_cfg(proto, episodes, proto.seed)
+    lengths = provenance_lengths(model)
     for t, ps in todo:
+        why = over_deadline(estimate_s(plays, episodes, len(ps), lengths, proto.max_episode_steps, pace,
+                                       t / proto.time_steps), deadline)
+        if why:
+            res["deferred"] = f"Figure 1, T = {t}: {why}"
+            log(f"{game}: {res['deferred']}; not started (a later run plays it)")
+            return res
         log(f"{game}: Figure 1, T = {t}, p = {', '.join(map(str, ps))} ({episodes} episodes)")
         r = evaluate(ann, [method.build(ann, cal_stats, p) for p in ps], cfg, game, t, progress=progress)
         runs[str(t)] = {"agents": {str(p): {"scores": a["scores"], "lengths": a["lengths"],
@@ -367,10 +442,12 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
 
 def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Path, proto: PaperProtocol,
             episodes: int = FIGURE1_EPISODES, overwrite: bool = False, progress: bool = True,
-            log=functools.partial(print, flush=True)) -> dict[str, dict]:
+            log=functools.partial(print, flush=True), deadline: float | None = None) -> dict[str, dict]:
     """Figure 1 for every game of `games` with a shipped model: the percentile chosen on the
     protocol's validation episodes (played first if missing), then `figure1_game`; PNGs into
-    `docs` (`plots.figure1`). Returns {game: {"json", "png", "percentile", "pearson_t", "pearson_p"}}."""
+    `docs` (`plots.figure1`) once a game's runs are complete. deadline: see `run_game`.
+    Returns {game: {"json", "png", "percentile", "pearson_t", "pearson_p"}} of the complete ones,
+    and {game: {"deferred": why}} of the others."""
     import shutil
 
     from snnjax.experiments import plots
@@ -380,15 +457,30 @@ def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Pat
         model = models_dir / f"{g}.npz"
         if not model.is_file():
             continue
-        val = run_game(model, results_dir / f"{g}.json", proto, overwrite, progress, log, validation_only=True)
+        pace = pace_s([p for r in load(results_dir, proto)[0].values() for p in stored_plays(r)])
+        val = run_game(model, results_dir / f"{g}.json", proto, overwrite, progress, log, validation_only=True,
+                       deadline=deadline, pace=pace)
+        if "validation" not in val:
+            out[g] = {"deferred": val["deferred"]}
+            continue
         p = val["validation"]["best_percentile"]
         path = results_dir / f"figure1_{g}.json"
-        res = figure1_game(model, path, proto, p, episodes, overwrite=overwrite, progress=progress, log=log)
+        res = figure1_game(model, path, proto, p, episodes, overwrite=overwrite, progress=progress, log=log,
+                           deadline=deadline, plays=stored_plays(val), pace=pace)
+        if "deferred" in res:
+            out[g] = {"deferred": res["deferred"]}
+            continue
         png = plots.figure1(path)[0]
         docs.mkdir(parents=True, exist_ok=True)
         shutil.copy(png, docs / f"paper_figure1_{g}.png")
         out[g] = dict(figure1_summary(res, g), json=str(path))
     return out
+
+
+def figure1_complete(res: dict, game: str) -> bool:
+    """Whether a stored Figure 1 run holds every T of its settings and the p sweep."""
+    st, runs = res["settings"], res.get("games", {}).get(game, {}).get("runs", {})
+    return {str(t) for t in [*st["time_steps"], st["p_sweep_t"]]} <= set(runs)
 
 
 def figure1_summary(res: dict, game: str) -> dict:
@@ -438,7 +530,9 @@ def load(results_dir: Path, proto: PaperProtocol | None = None) -> tuple[dict[st
     for f in sorted(results_dir.glob("*.json")) if results_dir.is_dir() else []:
         res = read_json(f, "paper-protocol results file")
         if f.stem.startswith("figure1_"):
-            figs[f.stem.removeprefix("figure1_")] = figure1_summary(res, f.stem.removeprefix("figure1_"))
+            game = f.stem.removeprefix("figure1_")
+            if figure1_complete(res, game):  # a run in progress has no figure yet
+                figs[game] = figure1_summary(res, game)
             continue
         st = {k: v for k, v in _played(res["settings"]).items() if k in fields}
         protos[f.stem] = PaperProtocol(**dict(st, percentiles=tuple(st["percentiles"])))

@@ -163,3 +163,62 @@ def test_benchmark_protocol_paper_cli_smoke(tmp_path):
     # the throughput (1 validation + 2 test episodes) goes to the BENCHMARKS.md beside --out, not the repository's
     assert "| Breakout-v5 | 3 | 3 |" in (tmp_path / "BENCHMARKS.md").read_text()
     assert (ROOT / "BENCHMARKS.md").read_text() == repo_benchmarks
+    # a deadline that nothing fits before: nothing is played or stored, the exit status says so
+    args = ["--games", "Breakout-v5,Pong-v5", "-T", "3", "--episodes", "2", "--block", "1", "--validation-episodes", "1",
+            "--max-episode-steps", "15", "--results-dir", str(tmp_path / "r2"), "--out", str(out), "--no-progress"]
+    late = subprocess.run([sys.executable, "-m", "snnjax", "benchmark", "--protocol", "paper", *args, "--figure1",
+                           "--deadline", "2000-01-01T00:00"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert late.returncode == 3, late.stderr[-2000:]
+    assert "Breakout-v5: validation: about" in late.stdout and "not started" in late.stdout
+    assert "deferred (would not end before --deadline 2000-01-01T00:00): Breakout-v5, Pong-v5, Figure 1 Breakout-v5" \
+        in late.stderr
+    assert sorted(p.name for p in (tmp_path / "r2").glob("*.json")) == []
+
+
+def test_play_time_estimate_by_hand():
+    play = {"dqn": {"lengths": [100, 300]}, "snn": {"99.9": {"decisions": [150, 250]}, "99.99": {"decisions": [200, 200]}},
+            "timing": {"wall_s": 40.0}}
+    assert protocol.pace_s([play]) == 40.0 / 800 and protocol.pace_s([]) is None
+    # 2 SNNs x 25 episodes x mean length 200 x 0.05 s per decision
+    assert protocol.estimate_s([play], 25, 2, [5000], 4500) == pytest.approx(500.0)
+    # no stored play: the provenance's lengths (capped at the episode cap), then the pace given, then the default
+    assert protocol.estimate_s([], 10, 2, [4000, 6000], 4500, pace=0.1) == pytest.approx(2 * 10 * 4500 * 0.1)
+    assert protocol.estimate_s([], 10, 1, [], 300) == pytest.approx(10 * 300 * protocol.DEFAULT_PACE_S)
+    assert protocol.estimate_s([play], 10, 1, [], 4500, t_ratio=2.0) == pytest.approx(10 * 200 * 0.05 * 2)
+    import time
+
+    assert protocol.over_deadline(1e9, None) is None and protocol.over_deadline(60.0, time.time() + 3600) is None
+    why = protocol.over_deadline(3600.0, time.time() + 600)
+    assert why.startswith("about 75 min, ") and why.endswith("min left before the deadline")  # 1.25 x 60 min
+
+
+def test_deadline_option_parsing():
+    import datetime
+
+    from snnjax.cli import UsageError, _deadline
+
+    assert _deadline(None) is None
+    now = datetime.datetime.now().astimezone()
+    t = _deadline("04:00")
+    when = datetime.datetime.fromtimestamp(t).astimezone()
+    assert (when.hour, when.minute) == (4, 0) and 0 < t - now.timestamp() <= 86400
+    assert _deadline("2026-12-02T04:00:00+00:00") == datetime.datetime(2026, 12, 2, 4, tzinfo=datetime.timezone.utc).timestamp()
+    for bad in ("soon", "25:99", "4"):
+        with pytest.raises(UsageError, match="--deadline must be HH:MM"):
+            _deadline(bad)
+
+
+def test_partial_figure1_runs_stay_out_of_the_report(tmp_path):
+    st = {"time_steps": [50, 100], "p_sweep_t": 500, "percentile": 99.9, "readout": "robust", "episodes": 2}
+    agent = {"scores": [1.0, 2.0], "conversion_rate": {"robust": [0.5, 0.6]}}
+    runs = {"50": {"agents": {"99.9": agent}}, "500": {"agents": {"99.9": agent, "100.0": agent}}}
+    res = {"settings": st, "games": {"Breakout-v5": {"runs": runs}}}
+    assert not protocol.figure1_complete(res, "Breakout-v5")
+    (tmp_path / "Breakout-v5.json").write_text(json.dumps({"settings": protocol.run_settings(PaperProtocol()),
+                                                            "blocks": {}}))
+    (tmp_path / "figure1_Breakout-v5.json").write_text(json.dumps(res))
+    assert list(protocol.load(tmp_path)[0]) == ["Breakout-v5"] and protocol.load(tmp_path)[1] == {}
+    runs["100"] = {"agents": {"99.9": agent}}
+    assert protocol.figure1_complete(res, "Breakout-v5")
+    (tmp_path / "figure1_Breakout-v5.json").write_text(json.dumps(res))
+    assert protocol.load(tmp_path)[1]["Breakout-v5"]["percentile"] == 99.9
