@@ -147,7 +147,7 @@ def run_settings(proto: PaperProtocol) -> dict:
 
 
 DEFAULT_PACE_S = 1 / 25  # seconds per SNN decision before any play is stored (T = 500, this CPU, two processes)
-ESTIMATE_SLACK = 1.25  # a play's estimate is scaled up by this before it is weighed against a deadline
+ESTIMATE_SLACK = 1.1  # a play's estimate is scaled up by this before it is weighed against a deadline
 
 
 def pace_s(plays: Sequence[dict]) -> float | None:
@@ -161,15 +161,21 @@ def stored_plays(res: dict) -> list[dict]:
     return ([res["validation"]] if "validation" in res else []) + list(res.get("blocks", {}).values())
 
 
-def estimate_s(plays: Sequence[dict], episodes: int, agents: int, provenance_lengths: Sequence[float],
-               max_episode_steps: int, pace: float | None = None, t_ratio: float = 1.0) -> float:
+def paces(results: dict[str, dict]) -> dict[str, float | None]:
+    """Seconds per SNN decision of every stored validation and of every stored block, apart: a
+    validation's 10 episodes fill fewer simulator rows than a block's 25, at a slower pace."""
+    return {"validation": pace_s([r["validation"] for r in results.values() if "validation" in r]),
+            "block": pace_s([b for r in results.values() for b in r.get("blocks", {}).values()])}
+
+
+def estimate_s(lengths: Sequence[float], episodes: int, agents: int, max_episode_steps: int, pace: float | None,
+               t_ratio: float = 1.0) -> float:
     """Predicted wall seconds of one play of `episodes` episodes by `agents` SNNs beside the DQN:
-    their decisions (episodes x the mean episode length: of the game's stored `plays`, else of the
-    shipped DQN's evaluation episodes in its provenance; capped at `max_episode_steps`) x seconds
-    per decision (of `plays`, else `pace`, else DEFAULT_PACE_S) x t_ratio (T over the T of `plays`)."""
-    lengths = [n for r in plays for n in r["dqn"]["lengths"]] or list(provenance_lengths)
-    mean_len = min(float(np.mean(lengths)), max_episode_steps) if lengths else max_episode_steps
-    return agents * episodes * mean_len * (pace_s(plays) or pace or DEFAULT_PACE_S) * t_ratio
+    their decisions (episodes x the mean of `lengths`, episode lengths seen so far, capped at
+    `max_episode_steps`; the cap without any) x `pace` seconds per decision (DEFAULT_PACE_S
+    without one) x t_ratio (T over the T the pace was measured at)."""
+    mean_len = min(float(np.mean(lengths)), max_episode_steps) if len(lengths) else max_episode_steps
+    return agents * episodes * mean_len * (pace or DEFAULT_PACE_S) * t_ratio
 
 
 def provenance_lengths(model: Path) -> list[float]:
@@ -188,13 +194,14 @@ def over_deadline(estimate: float, deadline: float | None) -> str | None:
 
 
 def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = False, progress: bool = True,
-             log=print, validation_only: bool = False, deadline: float | None = None, pace: float | None = None) -> dict:
+             log=print, validation_only: bool = False, deadline: float | None = None, pace: dict | None = None) -> dict:
     """The protocol for one Q-network file; results (and progress) in `out` (JSON).
     validation_only: stop once the percentile is chosen (what Figure 1 needs first).
     deadline: a `time.time()` by which every play started must be over: a play whose estimate
-    (`estimate_s` x ESTIMATE_SLACK; pace: seconds per decision of other games) would run past it
-    is not started, and the game is left unfinished (`res["deferred"]` says which play and why;
-    not stored)."""
+    (`estimate_s` x ESTIMATE_SLACK; episode lengths of this game's plays, else of its shipped
+    DQN's evaluation; the pace of this game's plays of the same kind, else `pace` (`paces` of the
+    other games)) would run past it is not started, and the game is left unfinished
+    (`res["deferred"]` says which play and why; not stored)."""
     from snnjax.nets.checkpoint import load_qnetwork
 
     params, meta = load_qnetwork(model)
@@ -207,11 +214,15 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     res.setdefault("blocks", {})
     if finished(res, proto) or (validation_only and "validation" in res):
         return res
-    lengths = provenance_lengths(model)
+    shipped = provenance_lengths(model)
 
-    def too_long(what: str, episodes: int) -> bool:
-        why = over_deadline(estimate_s(stored_plays(res), episodes, len(proto.percentiles), lengths,
-                                       proto.max_episode_steps, pace), deadline)
+    def too_long(what: str, episodes: int) -> bool:  # the pace of the same kind of play, this game's first
+        kind = "validation" if what == "validation" else "block"
+        lengths = [n for r in stored_plays(res) for n in r["dqn"]["lengths"]] or shipped
+        own = pace_s([res["validation"]] if kind == "validation" and "validation" in res else
+                     list(res["blocks"].values()) if kind == "block" else [])
+        why = over_deadline(estimate_s(lengths, episodes, len(proto.percentiles), proto.max_episode_steps,
+                                       own or (pace or {}).get(kind)), deadline)
         if why:
             res["deferred"] = f"{what}: {why}"
             log(f"{game}: {res['deferred']}; not started (a later run plays it)")
@@ -298,8 +309,7 @@ def run(games: Sequence[str], models_dir: Path, results_dir: Path, proto: PaperP
     for g in games:
         model = models_dir / f"{g}.npz"
         if model.is_file():
-            pace = pace_s([p for r in load(results_dir, proto)[0].values() for p in stored_plays(r)]) \
-                if deadline is not None else None
+            pace = paces(load(results_dir, proto)[0]) if deadline is not None else None
             results[g] = run_game(model, results_dir / f"{g}.json", proto, overwrite, progress, log,
                                   deadline=deadline, pace=pace)
     return results
@@ -400,7 +410,8 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
 
     Stored in the sweep's results format ({"games": {game: {"runs": {T: {"agents": {p: ...},
     "dqn": ...}}}}}), so `plots.figure1` draws it; resumable per run. deadline: as in `run_game`,
-    per run, estimated from the game's protocol `plays` (episode lengths, seconds per decision)."""
+    per run, from the episode lengths of the game's protocol `plays` and `pace` seconds per
+    decision (a validation's: 10 episodes per agent, as here)."""
     from snnjax.experiments.evaluation import evaluate
     from snnjax.nets.checkpoint import load_qnetwork
 
@@ -423,9 +434,9 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
     ann, cal_stats = _calibrate(params, meta, proto, percentiles + [float(percentile)], progress)
     method = methods.Percentile()
     cfg = _eval_cfg(proto, episodes, proto.seed)
-    lengths = provenance_lengths(model)
+    lengths = [n for r in plays for n in r["dqn"]["lengths"]] or provenance_lengths(model)
     for t, ps in todo:
-        why = over_deadline(estimate_s(plays, episodes, len(ps), lengths, proto.max_episode_steps, pace,
+        why = over_deadline(estimate_s(lengths, episodes, len(ps), proto.max_episode_steps, pace,
                                        t / proto.time_steps), deadline)
         if why:
             res["deferred"] = f"Figure 1, T = {t}: {why}"
@@ -457,7 +468,7 @@ def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Pat
         model = models_dir / f"{g}.npz"
         if not model.is_file():
             continue
-        pace = pace_s([p for r in load(results_dir, proto)[0].values() for p in stored_plays(r)])
+        pace = paces(load(results_dir, proto)[0])
         val = run_game(model, results_dir / f"{g}.json", proto, overwrite, progress, log, validation_only=True,
                        deadline=deadline, pace=pace)
         if "validation" not in val:
@@ -466,7 +477,7 @@ def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Pat
         p = val["validation"]["best_percentile"]
         path = results_dir / f"figure1_{g}.json"
         res = figure1_game(model, path, proto, p, episodes, overwrite=overwrite, progress=progress, log=log,
-                           deadline=deadline, plays=stored_plays(val), pace=pace)
+                           deadline=deadline, plays=stored_plays(val), pace=pace["validation"])
         if "deferred" in res:
             out[g] = {"deferred": res["deferred"]}
             continue

@@ -178,18 +178,23 @@ def test_benchmark_protocol_paper_cli_smoke(tmp_path):
 def test_play_time_estimate_by_hand():
     play = {"dqn": {"lengths": [100, 300]}, "snn": {"99.9": {"decisions": [150, 250]}, "99.99": {"decisions": [200, 200]}},
             "timing": {"wall_s": 40.0}}
+    slow = dict(play, timing={"wall_s": 80.0})
     assert protocol.pace_s([play]) == 40.0 / 800 and protocol.pace_s([]) is None
+    # validations and blocks are paced apart
+    assert protocol.paces({"a": {"validation": slow, "blocks": {"0": play}}, "b": {"blocks": {"0": play, "1": play}}}) \
+        == {"validation": 0.1, "block": 0.05}
+    assert protocol.paces({}) == {"validation": None, "block": None}
     # 2 SNNs x 25 episodes x mean length 200 x 0.05 s per decision
-    assert protocol.estimate_s([play], 25, 2, [5000], 4500) == pytest.approx(500.0)
-    # no stored play: the provenance's lengths (capped at the episode cap), then the pace given, then the default
-    assert protocol.estimate_s([], 10, 2, [4000, 6000], 4500, pace=0.1) == pytest.approx(2 * 10 * 4500 * 0.1)
-    assert protocol.estimate_s([], 10, 1, [], 300) == pytest.approx(10 * 300 * protocol.DEFAULT_PACE_S)
-    assert protocol.estimate_s([play], 10, 1, [], 4500, t_ratio=2.0) == pytest.approx(10 * 200 * 0.05 * 2)
+    assert protocol.estimate_s([100, 300], 25, 2, 4500, 0.05) == pytest.approx(500.0)
+    # lengths capped at the episode cap (the cap itself without any), the default pace without one
+    assert protocol.estimate_s([4000, 6000], 10, 2, 4500, 0.1) == pytest.approx(2 * 10 * 4500 * 0.1)
+    assert protocol.estimate_s([], 10, 1, 300, None) == pytest.approx(10 * 300 * protocol.DEFAULT_PACE_S)
+    assert protocol.estimate_s([200], 10, 1, 4500, 0.05, t_ratio=2.0) == pytest.approx(10 * 200 * 0.05 * 2)
     import time
 
     assert protocol.over_deadline(1e9, None) is None and protocol.over_deadline(60.0, time.time() + 3600) is None
     why = protocol.over_deadline(3600.0, time.time() + 600)
-    assert why.startswith("about 75 min, ") and why.endswith("min left before the deadline")  # 1.25 x 60 min
+    assert why.startswith("about 66 min, ") and why.endswith("min left before the deadline")  # 1.1 x 60 min
 
 
 def test_deadline_option_parsing():
@@ -222,3 +227,25 @@ def test_partial_figure1_runs_stay_out_of_the_report(tmp_path):
     assert protocol.figure1_complete(res, "Breakout-v5")
     (tmp_path / "figure1_Breakout-v5.json").write_text(json.dumps(res))
     assert protocol.load(tmp_path)[1]["Breakout-v5"]["percentile"] == 99.9
+
+
+def test_a_block_that_would_pass_the_deadline_is_not_started(tmp_path, monkeypatch):
+    import time
+
+    from snnjax.core.io import file_sha256
+
+    proto = PaperProtocol(episodes=4, block=2)
+    model = ROOT / "models" / "Breakout-v5.npz"
+    val = {"dqn": {"scores": [1.0], "lengths": [1000]}, "snn": {"99.9": {"scores": [1.0], "decisions": [1000]},
+                                                                "99.99": {"scores": [2.0], "decisions": [1000]}},
+           "timing": {"wall_s": 100.0}, "best_percentile": 99.99}
+    out = tmp_path / "Breakout-v5.json"
+    stored = {"settings": dict(protocol.run_settings(proto), game="Breakout-v5", checkpoint_sha256=file_sha256(model)),
+              "validation": val, "blocks": {}}
+    out.write_text(json.dumps(stored))
+    monkeypatch.setattr(protocol, "_calibrate", lambda *a: pytest.fail("calibrated for a play that is not started"))
+    lines = []
+    # block 1: 2 SNNs x 2 episodes x 1000 steps x 0.05 s per decision (the pace of other games' blocks) = 200 s
+    res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 150, pace={"block": 0.05})
+    assert res["deferred"].startswith("block 1: about 4 min, 2 min left") and "not started" in lines[-1]
+    assert json.loads(out.read_text()) == stored  # nothing written
