@@ -9,8 +9,10 @@ turns each convolution into a grouped one; the agent (`snnjax.rl.agents.snn_agen
 networks one after another (`lax.map`) instead. Timed side by side, interleaved rounds (best
 of 3), on the shipped Breakout network converted at P percentiles and real frames of its play:
 the agent's step, the same simulation vmapped over the networks, and one network with all
-P x E observations (what a single batch of that size costs). Writes BENCHMARKS.md's
-`bench:population` section.
+P x E observations (what a single batch of that size costs). The percentiles' networks share
+their int8 kernels (eq. 16 moves the per-channel scales only), so the agent runs each layer as
+one convolution over all P x E spike maps; the same networks stacked whole (a kernel each) run
+one after another. Writes BENCHMARKS.md's `bench:population` section.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from snnjax.experiments.evaluation import stack_networks
 from snnjax.nets.checkpoint import load_qnetwork
 from snnjax.rl import agents
 from snnjax.rl.play import collect_observations
-from snnjax.snn import choose_method, simulate_fn
+from snnjax.snn import choose_method, shares_kernels, simulate_fn
 
 ROOT = Path(__file__).resolve().parents[1]
 PERCENTILES = (99.9, 99.99, 99.0, 100.0)
@@ -47,17 +49,22 @@ def main() -> None:
     nets = [convert(ann, frames, p) for p in PERCENTILES[:P]]
     obs = jnp.asarray(frames[-P * E:]).reshape(P, E, *frames.shape[1:])
     pop, one_net = stack_networks(nets), stack_networks(nets[:1])
+    whole = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *nets)  # a kernel per network
+    assert shares_kernels(pop) and not shares_kernels(whole)
 
     agent = agents.snn_agent(ann.num_actions, T, (T,))
     sim = simulate_fn(T, (T,), "constant", *choose_method(P * E, T))
     vmapped = jax.vmap(lambda net, o: jax.vmap(lambda x: sim(net, x).robust_t)(o))  # networks together
+    act = jax.jit(lambda p, o: agent.greedy(p, o)[0])
     cases = {
-        f"the agent: {P} networks one after another x {E}": (jax.jit(lambda p, o: agent.greedy(p, o)[0]), pop, obs),
-        f"one vmap over {P} networks x {E}": (jax.jit(vmapped), pop, obs),
-        f"one network x {P * E}": (jax.jit(lambda p, o: agent.greedy(p, o)[0]), one_net, obs.reshape(1, P * E, *obs.shape[2:])),
+        f"the agent: {P} networks sharing their kernels x {E}": (act, pop, obs),
+        f"the agent, a kernel per network: {P} networks one after another x {E}": (act, whole, obs),
+        f"one vmap over {P} networks with a kernel each x {E}": (jax.jit(vmapped), whole, obs),
+        f"one network x {P * E}": (act, one_net, obs.reshape(1, P * E, *obs.shape[2:])),
     }
     for fn, p, o in cases.values():
         jax.block_until_ready(fn(p, o))  # compile
+    assert (act(pop, obs) == act(whole, obs)).all()  # the same actions either way (exact int32 sums)
     times = {k: [] for k in cases}
     for _ in range(3):
         for k, (fn, p, o) in cases.items():

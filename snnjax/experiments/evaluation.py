@@ -38,14 +38,20 @@ def stack_networks(nets: Sequence[SpikingNetwork]) -> SpikingNetwork:
     """Stack P networks of one architecture into one pytree with a leading agent axis.
 
     Networks carry their int8 factorization only if every one of them does (a population is one
-    program): otherwise all are simulated in float32."""
+    program): otherwise all are simulated in float32. Int8 kernels equal in every network (one
+    DQN converted at several percentiles) are stored once, without the agent axis
+    (`snn.shares_kernels`): the simulator then runs each layer as one convolution over all
+    networks' observations."""
     if not all(n.int8 for n in nets):
         nets = [float32_only(n) for n in nets]
     first = nets[0]
     for n in nets[1:]:
         if jax.tree_util.tree_structure(n) != jax.tree_util.tree_structure(first):
             raise EvaluationError("population members must share one architecture and static settings")
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *nets)
+    pop = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *nets)
+    if first.int8 and all(np.array_equal(q.kernel, q0.kernel) for n in nets[1:] for q, q0 in zip(n.int8, first.int8)):
+        pop = pop.replace(int8=tuple(q.replace(kernel=q0.kernel) for q, q0 in zip(pop.int8, first.int8)))
+    return pop
 
 
 def check_game(ann: SpikingNetwork, env_id: str) -> None:

@@ -22,7 +22,17 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from snnjax.snn import SpikingNetwork, choose_method, group_rows, map_rows, one_cpu_device, q_values, simulate_fn
+from snnjax.snn import (
+    SpikingNetwork,
+    choose_method,
+    group_rows,
+    map_rows,
+    one_cpu_device,
+    population_axes,
+    q_values,
+    shares_kernels,
+    simulate_fn,
+)
 from snnjax.snn import readout as ro
 
 
@@ -101,8 +111,10 @@ def snn_agent(num_actions: int, time_steps: int, times: tuple[int, ...], readout
     counts and potentials (readout-only: 1-7% faster than returning them, BENCHMARKS.md).
     group: observations per vmap (`snn.group_rows` of the batch unless given, 0 = all at once): a
     network with E >= group observations runs them in groups of `group` (bit-exact either way).
-    On one CPU device the networks run one after another (`lax.map`): a vmap over networks with
-    different weights makes every convolution a grouped one, several times slower
+    Networks that share their int8 kernels (`snn.shares_kernels`: one DQN at several
+    percentiles) run as one vmap whose every layer is one convolution over all P x E spike maps.
+    Otherwise, on one CPU device the networks run one after another (`lax.map`): a vmap over
+    networks with different weights makes every convolution a grouped one, several times slower
     (`bench/population.py`, BENCHMARKS.md); accelerators and several devices take them together."""
     ro.check_readout(readout)
 
@@ -119,7 +131,12 @@ def snn_agent(num_actions: int, time_steps: int, times: tuple[int, ...], readout
             return map_rows(lambda x: one(net, x, initial_potential=initial_potential), o,
                             grp if grp and o.shape[0] >= grp else 0)
 
-        res = jax.lax.map(per_network, (pop, obs)) if one_cpu_device() else jax.vmap(per_network)((pop, obs))
+        if shares_kernels(pop):  # one convolution per layer over every network's observations
+            res = jax.vmap(per_network, in_axes=((population_axes(pop), 0),))((pop, obs))
+        elif one_cpu_device():
+            res = jax.lax.map(per_network, (pop, obs))
+        else:
+            res = jax.vmap(per_network)((pop, obs))
         reads = jnp.stack([res.normal_t, res.robust_t, res.membrane_t], axis=2)  # [P, E, 3, K, A]
         acts = ro.select_action(reads)
         return acts[:, :, ro.READOUTS.index(readout), -1], {"actions": acts}

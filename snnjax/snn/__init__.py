@@ -24,7 +24,9 @@ from snnjax.snn.network import (
                                 input_current,
                                 layer_current,
                                 prepare_input,
+                                population_axes,
                                 q_values,
+                                shares_kernels,
                                 spike_current,
                                 to_bfloat16,
                                 to_int8,
@@ -55,6 +57,7 @@ __all__ = [
     "NotInt8Error", "SimulationError", "SimulationResult", "SpikingNetwork", "ann_forward", "ann_macs",
     "auto_chunk", "check_args", "choose_method", "factor_int8", "fanout", "firing_rates", "float32_only",
     "group_rows", "if_step", "if_update", "initial_state", "input_current", "layer_current", "map_rows", "one_cpu_device",
-    "prepare_input", "q_values", "readout", "simulate", "simulate_fn", "simulate_one",
+    "population_axes", "prepare_input", "q_values", "readout", "shares_kernels", "simulate", "simulate_fn",
+    "simulate_one",
     "simulate_one_chunked", "spike_current", "synaptic_ops", "to_bfloat16", "to_int8", "with_int8_if_exact",
 ]

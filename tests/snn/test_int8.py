@@ -111,7 +111,11 @@ def test_population_with_a_float32_member_runs_float32(exact):
     snn, _ = exact
     pop = stack_networks([snn, float32_only(snn)])
     assert pop.int8 == ()
-    assert stack_networks([snn, snn]).int8[0].kernel.shape == (2, *snn.int8[0].kernel.shape)
+    # equal int8 kernels are stored once (no agent axis), every other leaf per network
+    shared = stack_networks([snn, snn])
+    assert shared.int8[0].kernel.shape == snn.int8[0].kernel.shape and shared.int8[0].scale.shape[0] == 2
+    other = snn.replace(int8=(snn.int8[0].replace(kernel=snn.int8[0].kernel // 2),) + snn.int8[1:])
+    assert stack_networks([snn, other]).int8[0].kernel.shape == (2, *snn.int8[0].kernel.shape)
 
 
 def test_normalize_recomputes_the_factorization():
@@ -190,3 +194,28 @@ def test_every_shipped_network_converts_alike_on_int8(game):
     cr8, cr32, mismatches = shipped_agreement(game, 1000)
     print(f"{game}: conversion rate int8 {cr8:.3f}, float32 {cr32:.3f}, {mismatches} of 1000 decisions differ")
     assert abs(cr8 - cr32) <= CR_TOLERANCE and mismatches <= 20, (game, cr8, cr32, mismatches)
+
+
+def test_agent_with_shared_int8_kernels_acts_like_each_network_alone(exact):
+    """Two networks that differ only in scales, biases and V_thr (one DQN at two percentiles):
+    stored with one kernel per layer they run as one convolution per layer, and act exactly as
+    the same networks stacked whole (one after another) and as each network simulated alone."""
+    from snnjax.rl import agents
+    from snnjax.snn import shares_kernels
+
+    snn, obs = exact
+    other = snn.replace(int8=tuple(q.replace(scale=q.scale * 0.5) for q in snn.int8),
+                        biases=tuple(b * 0.5 for b in snn.biases), v_thr=snn.v_thr * 0.75)
+    shared = stack_networks([snn, other])
+    whole = jax.tree_util.tree_map(lambda *x: jnp.stack(x), snn, other)
+    assert shares_kernels(shared) and not shares_kernels(whole)
+    E = 5
+    o = jnp.asarray(np.concatenate([obs] * 3)[:2 * E]).reshape(2, E, *obs.shape[1:])
+    agent = agents.snn_agent(6, 7, (3, 7), batch=2 * E)
+    (a1, aux1), (a2, aux2) = agent.greedy(shared, o), agent.greedy(whole, o)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(aux1["actions"], aux2["actions"])
+    for p, net in enumerate((snn, other)):
+        alone = simulate(net, o[p], 7, times=(3, 7))
+        np.testing.assert_array_equal(aux1["actions"][p, :, 1, :], alone.robust_t.argmax(-1))
+    assert not np.array_equal(aux1["actions"][0], aux1["actions"][1])  # the two networks differ
