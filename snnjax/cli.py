@@ -452,7 +452,7 @@ def _benchmarks_md(args) -> Path:
 DEFERRED = 3  # exit status of a run that left work undone because of --deadline
 
 
-def _deadline(text: str | None) -> float | None:
+def parse_deadline(text: str | None) -> float | None:
     """--deadline as a time.time(): an ISO date and time (local time unless it names a zone), or
     HH:MM (the next such time, today or tomorrow)."""
     import datetime
@@ -486,7 +486,7 @@ def cmd_benchmark(args) -> int:
         command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
         write = functools.partial(protocol.write_report, Path(args.out), proto=proto, models_dir=Path(args.models),
                                    command=command, benchmarks=_benchmarks_md(args))
-        deadline = _deadline(args.deadline)
+        deadline = parse_deadline(args.deadline)
         deferred = []
         for g in games if args.figure1 != "only" else []:  # the report after every game: a kill leaves it current
             played = protocol.run([g], Path(args.models), results_dir, proto, overwrite=args.overwrite,

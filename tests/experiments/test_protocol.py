@@ -200,17 +200,17 @@ def test_play_time_estimate_by_hand():
 def test_deadline_option_parsing():
     import datetime
 
-    from snnjax.cli import UsageError, _deadline
+    from snnjax.cli import UsageError, parse_deadline
 
-    assert _deadline(None) is None
+    assert parse_deadline(None) is None
     now = datetime.datetime.now().astimezone()
-    t = _deadline("04:00")
+    t = parse_deadline("04:00")
     when = datetime.datetime.fromtimestamp(t).astimezone()
     assert (when.hour, when.minute) == (4, 0) and 0 < t - now.timestamp() <= 86400
-    assert _deadline("2026-12-02T04:00:00+00:00") == datetime.datetime(2026, 12, 2, 4, tzinfo=datetime.timezone.utc).timestamp()
+    assert parse_deadline("2026-12-02T04:00:00+00:00") == datetime.datetime(2026, 12, 2, 4, tzinfo=datetime.timezone.utc).timestamp()
     for bad in ("soon", "25:99", "4"):
         with pytest.raises(UsageError, match="--deadline must be HH:MM"):
-            _deadline(bad)
+            parse_deadline(bad)
 
 
 def test_partial_figure1_runs_stay_out_of_the_report(tmp_path):
