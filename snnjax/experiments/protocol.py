@@ -178,10 +178,14 @@ def estimate_s(lengths: Sequence[float], episodes: int, agents: int, max_episode
     return agents * episodes * mean_len * (pace or DEFAULT_PACE_S) * t_ratio
 
 
-def provenance_lengths(model: Path) -> list[float]:
-    """Episode lengths of the shipped DQN's evaluation (`models/<game>.json`; none without it)."""
+def episode_lengths(plays: Sequence[dict], model: Path) -> list[float]:
+    """The DQN's episode lengths in a game's stored `plays`, else in the shipped model's evaluation
+    (`models/<game>.json`; none without it): what a play's estimate is made from."""
+    seen = [n for r in plays for n in r["dqn"]["lengths"]]
     prov = model.with_suffix(".json")
-    return read_json(prov, "model provenance file", key="evaluation")["evaluation"]["lengths"] if prov.is_file() else []
+    if seen or not prov.is_file():
+        return seen
+    return read_json(prov, "model provenance file", key="evaluation")["evaluation"]["lengths"]
 
 
 def over_deadline(estimate: float, deadline: float | None) -> str | None:
@@ -214,11 +218,9 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     res.setdefault("blocks", {})
     if finished(res, proto) or (validation_only and "validation" in res):
         return res
-    shipped = provenance_lengths(model)
-
     def too_long(what: str, episodes: int) -> bool:  # the pace of the same kind of play, this game's first
         kind = "validation" if what == "validation" else "block"
-        lengths = [n for r in stored_plays(res) for n in r["dqn"]["lengths"]] or shipped
+        lengths = episode_lengths(stored_plays(res), model)
         own = pace_s([res["validation"]] if kind == "validation" and "validation" in res else
                      list(res["blocks"].values()) if kind == "block" else [])
         why = over_deadline(estimate_s(lengths, episodes, len(proto.percentiles), proto.max_episode_steps,
@@ -434,7 +436,7 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
     ann, cal_stats = _calibrate(params, meta, proto, percentiles + [float(percentile)], progress)
     method = methods.Percentile()
     cfg = _eval_cfg(proto, episodes, proto.seed)
-    lengths = [n for r in plays for n in r["dqn"]["lengths"]] or provenance_lengths(model)
+    lengths = episode_lengths(plays, model)
     for t, ps in todo:
         why = over_deadline(estimate_s(lengths, episodes, len(ps), proto.max_episode_steps, pace,
                                        t / proto.time_steps), deadline)
