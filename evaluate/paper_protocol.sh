@@ -15,8 +15,21 @@
 #        logs: LOG_DIR/paper_protocol_<worker PID>.log). DEADLINE (`snnjax benchmark --deadline`):
 #        no play is started that would not end by then (a block of Tennis takes about 2 h), so a
 #        machine that is stopped on a clock loses no work in flight; a later start plays the rest.
+#        evaluate/paper_protocol.sh status [LOG_DIR]: the jobs running now (each worker's last log
+#        line: a play reports its progress and ETA every 10 minutes) and what is left to play
+#        (`snnjax benchmark --protocol paper --status`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = status ]; then
+  logs="${2:-runs}"
+  for d in "$logs"/paper_protocol_claims/*; do
+    [ -e "$d/done" ] && continue
+    pid=$(cat "$d/pid" 2>/dev/null) || continue
+    grep -qs paper_protocol "/proc/$pid/cmdline" || continue  # ended, or its worker is gone
+    echo "running: ${d##*/}, worker $pid: $(grep -v '^worker' "$logs/paper_protocol_$pid.log" | tail -n 1)"
+  done
+  exec snnjax benchmark --protocol paper --status
+fi
 logs="${1:-runs}"
 workers="${2:-2}"
 claims="$logs/paper_protocol_claims"

@@ -473,16 +473,26 @@ def parse_deadline(text: str | None) -> float | None:
     return when.timestamp()
 
 
+PAPER_ONLY = ("time_steps", "validation_episodes", "block", "figure1", "deadline", "status", "calibration_frames",
+              "max_episode_steps")  # `snnjax benchmark` options of --protocol paper alone
+
+
 def cmd_benchmark(args) -> int:
     from snnjax.experiments import benchmark, campaign, protocol
 
     games = campaign.resolve_games(args.games)
+    paper_only = [f"--{k.replace('_', '-')}" for k in PAPER_ONLY if getattr(args, k) not in (None, False)]
+    if args.protocol != "paper" and paper_only:
+        raise UsageError(f"{', '.join(paper_only)} only with --protocol paper (this run: --protocol {args.protocol})")
     if args.protocol == "paper":
         over = {k: v for k in ("episodes", "time_steps", "validation_episodes", "block", "calibration_frames",
                                "max_episode_steps")
                 if (v := getattr(args, k)) is not None}
         proto = protocol.PaperProtocol(**over)
         results_dir = Path(args.results_dir or "results/paper_protocol")
+        if args.status:
+            print(protocol.status_markdown(protocol.remaining(results_dir, Path(args.models), proto, games)), end="")
+            return 0
         command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
         write = functools.partial(protocol.write_report, Path(args.out), proto=proto, models_dir=Path(args.models),
                                    command=command, benchmarks=_benchmarks_md(args))
@@ -568,6 +578,9 @@ def _parser_benchmark(sub) -> None:
                                        "started must be over: a play (a validation, a block, a Figure 1 run) whose "
                                        "estimate from the plays stored so far would run past it is left for a later "
                                        f"run (exit status {DEFERRED}); the machine's sessions end on a clock")
+    bm.add_argument("--status", action="store_true",
+                    help="--protocol paper only: print what the stored run has left to play per game and its "
+                         "estimated hours (from the plays stored so far), and play nothing")
     bm.add_argument("--calibration-frames", type=int,
                     help=f"--protocol paper only: normalization frames (default {paper.calibration_frames})")
     bm.add_argument("--max-episode-steps", type=int,

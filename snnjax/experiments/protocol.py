@@ -92,11 +92,15 @@ def _eval_cfg(proto: PaperProtocol, episodes: int, seed: int):
                       calibration_frames=proto.calibration_frames)
 
 
-def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, progress: bool) -> dict:
-    """One population run: every SNN and the DQN on the same `episodes` envs of run seed `seed`."""
+def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, progress: bool,
+          lengths: Sequence[float] = (), log=None) -> dict:
+    """One population run: every SNN and the DQN on the same `episodes` envs of run seed `seed`.
+    lengths: the DQN's episode lengths known so far (the progress bar's prior); log: where a play
+    without a progress bar reports its progress (`play.progress_line`)."""
     from snnjax.experiments.evaluation import evaluate
 
-    res = evaluate(ann, snns, _eval_cfg(proto, episodes, seed), game, proto.time_steps, progress=progress)
+    res = evaluate(ann, snns, _eval_cfg(proto, episodes, seed), game, proto.time_steps, progress=progress,
+                   expected_lengths=lengths, heartbeat=log)
     return {"seed": seed,
             "snn": {str(p): {"scores": a["scores"], "lengths": a["lengths"], "decisions": a["decisions"],
                              "conversion_rate": {r: a["conversion_rate"][r] for r in ro.READOUTS}}
@@ -242,7 +246,7 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     if "validation" not in res:
         log(f"{game}: validation, {proto.validation_episodes} episodes per percentile at T = {proto.time_steps}")
         res["validation"] = _play(ann, snns, game, proto, proto.validation_episodes, VALIDATION_SEED + proto.seed,
-                                  progress)
+                                  progress, episode_lengths([], model), log)
         res["validation"]["best_percentile"] = choose_percentile(res["validation"])
         write_json(out, res)
         log(f"{game}: p = {res['validation']['best_percentile']} chosen; {_pace(res['validation'])}")
@@ -252,7 +256,8 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
         if too_long(f"block {k + 1}", n):
             return res
         log(f"{game}: block {k + 1}/{len(proto.blocks)} ({n} episodes per agent, T = {proto.time_steps})")
-        res["blocks"][str(k)] = _play(ann, snns, game, proto, n, proto.seed + k, progress)
+        res["blocks"][str(k)] = _play(ann, snns, game, proto, n, proto.seed + k, progress,
+                                      episode_lengths(stored_plays(res), model), log)
         write_json(out, res)
         log(f"{game}: block {k + 1} stored; {_pace(res['blocks'][str(k)])}")
     return res
@@ -445,7 +450,8 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
             log(f"{game}: {res['deferred']}; not started (a later run plays it)")
             return res
         log(f"{game}: Figure 1, T = {t}, p = {', '.join(map(str, ps))} ({episodes} episodes)")
-        r = evaluate(ann, [method.build(ann, cal_stats, p) for p in ps], cfg, game, t, progress=progress)
+        r = evaluate(ann, [method.build(ann, cal_stats, p) for p in ps], cfg, game, t, progress=progress,
+                     expected_lengths=lengths, heartbeat=log)
         runs[str(t)] = {"agents": {str(p): {"scores": a["scores"], "lengths": a["lengths"],
                                             "conversion_rate": a["conversion_rate"]} for p, a in zip(ps, r["agents"])},
                         "dqn": r["dqn"], "timing": r["timing"]}
@@ -575,6 +581,77 @@ def section(results: dict[str, dict], proto: PaperProtocol, models_dir: Path, co
     if figs:
         body += "\n" + figure1_markdown(figs, next(iter(figs.values()))["episodes"])
     return body
+
+
+def plays_left(res: dict | None, proto: PaperProtocol) -> list[tuple[str, int, int, float]]:
+    """The tables' plays one game still needs: (kind, episodes per agent, SNN agents, T / proto's T)
+    per play; kind "validation" or "block" (the pace each is estimated with)."""
+    res = res or {}
+    n = len(proto.percentiles)
+    todo = [] if "validation" in res else [("validation", proto.validation_episodes, n, 1.0)]
+    return todo + [("block", e, n, 1.0) for k, e in enumerate(proto.blocks) if str(k) not in res.get("blocks", {})]
+
+
+def figure1_left(res: dict | None, game: str, proto: PaperProtocol, episodes: int = FIGURE1_EPISODES
+                 ) -> list[tuple[str, int, int, float]]:
+    """Figure 1's runs one game still needs (as `plays_left`; kind "validation": 10 episodes per
+    agent, the pace `figure1` estimates them with): one SNN per T of the run's T but the p sweep's,
+    and the p sweep (every p of the run's sweep and the game's); FIGURE1_T and FIGURE1_P at
+    proto's T before anything is stored."""
+    st = (res or {}).get("settings", {})
+    runs = (res or {}).get("games", {}).get(game, {}).get("runs", {})
+    sweep_t = st.get("p_sweep_t", proto.time_steps)
+    n_p = len(set(st["percentiles"]) | {st["percentile"]}) if st else len(FIGURE1_P)
+    todo = [("validation", st.get("episodes", episodes), 1, t / proto.time_steps)
+            for t in st.get("time_steps", FIGURE1_T) if t != sweep_t and str(t) not in runs]
+    sweep = [] if str(sweep_t) in runs else [("validation", st.get("episodes", episodes), n_p, sweep_t / proto.time_steps)]
+    return todo + sweep
+
+
+def remaining(results_dir: Path, models_dir: Path, proto: PaperProtocol, games: Sequence[str]) -> dict[str, dict]:
+    """What the run in `results_dir` still has to play, per game with a shipped model: {game:
+    {"tables": state, "figure1": state or None, "decisions": SNN decisions left, "seconds": their
+    estimate for one process}}. Estimates as the deadline's (`estimate_s`: the game's episode
+    lengths so far, else its shipped DQN's; the run's pace per kind of play, `paces`), without
+    the slack; T-scaled for Figure 1's runs at other T."""
+    results = load(results_dir, proto)[0]
+    pace = paces(results)
+    out = {}
+    for g in games:
+        model = models_dir / f"{g}.npz"
+        if not model.is_file():
+            continue
+        res = results.get(g)
+        left = plays_left(res, proto)
+        fig = None
+        if g in FIGURE1_GAMES:
+            path = results_dir / f"figure1_{g}.json"
+            fres = read_json(path, "Figure 1 results file") if path.is_file() else None
+            fleft = figure1_left(fres, g, proto)
+            left += fleft
+            total = len(figure1_left(None, g, proto))
+            fig = "finished" if not fleft else f"{total - len(fleft)} of {total} runs"
+        lengths = episode_lengths(stored_plays(res or {}), model)
+        mean_len = min(float(np.mean(lengths)), proto.max_episode_steps) if lengths else proto.max_episode_steps
+        blocks = len((res or {}).get("blocks", {}))
+        state = ("finished" if res and finished(res, proto) else "not started" if not res or "validation" not in res
+                 else f"p = {res['validation']['best_percentile']} chosen, {blocks} of {len(proto.blocks)} blocks")
+        out[g] = {"tables": state, "figure1": fig,
+                  "decisions": sum(a * e * mean_len for _, e, a, _ in left),
+                  "seconds": sum(estimate_s(lengths, e, a, proto.max_episode_steps, pace[kind], r)
+                                 for kind, e, a, r in left)}
+    return out
+
+
+def status_markdown(left: dict[str, dict], workers: int = 2) -> str:
+    """`remaining` as a table, with the totals for one process and for `workers` processes."""
+    lines = ["| game | tables | Figure 1 | SNN decisions left | hours left (one process) |", "|---|---|---|---|---|"]
+    for g, r in left.items():
+        lines.append(f"| {g} | {r['tables']} | {r['figure1'] or ''} | {r['decisions']:,.0f} | {r['seconds'] / 3600:.2f} |")
+    dec, sec = sum(r["decisions"] for r in left.values()), sum(r["seconds"] for r in left.values())
+    lines += ["", f"Left: about {dec:,.0f} SNN decisions, {sec / 3600:.1f} h of one process at the run's pace "
+              f"(about {sec / 3600 / workers:.1f} h with {workers} processes, if the plays pack evenly)."]
+    return "\n".join(lines) + "\n"
 
 
 def throughput_markdown(results: dict[str, dict]) -> str:

@@ -64,6 +64,22 @@ def expected_steps(t: int, finished: Sequence[float], prior: Sequence[float], ca
     return int(min(known if known > t else 1.25 * t, cap))
 
 
+HEARTBEAT_S = 600.0  # seconds between progress lines when no progress bar is drawn
+
+
+def progress_line(desc: str, t: int, total: int, over: int, episodes: int, decisions: int, elapsed: float,
+                  now: float | None = None) -> str:
+    """One progress line of a play without a bar (a log file): steps so far of the expected
+    `total` (`expected_steps`), episodes over, decisions/s of every agent (the DQN's too) and the
+    time left at the pace so far (steps per second since the start), with the clock time it ends
+    (local, HH:MM; `now` a time.time(), default the present)."""
+    left = (total - t) * elapsed / max(t, 1)
+    end = time.strftime("%H:%M", time.localtime((time.time() if now is None else now) + left))
+    return (f"{desc}: step {t:,} of about {total:,} ({100 * t / max(total, 1):.0f}%), {over} of {episodes} "
+            f"episodes over, {decisions / max(elapsed, 1e-9):.1f} agent decisions/s, about {left / 60:.0f} min left "
+            f"(ends about {end})")
+
+
 def compact_rows(active: np.ndarray, multiple: int = 1) -> np.ndarray | None:
     """Rows of a step on active envs only, or None when the full batch is as cheap.
 
@@ -95,7 +111,8 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
          eps: float | None = None, max_episode_steps: int | None = None, count: Sequence[str] = (),
          seed_base: int = envs.EVAL_SEED_BASE, progress: bool = False, desc: str = "play",
          on_step: Callable[[np.ndarray, np.ndarray], bool] | None = None,
-         distributed: bool = True, expected_lengths: Sequence[float] = (), compact: bool = True) -> PlayResult:
+         distributed: bool = True, expected_lengths: Sequence[float] = (), compact: bool = True,
+         heartbeat: Callable[[str], None] | None = None, heartbeat_s: float = HEARTBEAT_S) -> PlayResult:
     """Play one episode in each of `episodes` envs per agent (no short-episode bias).
 
     params: the agent's params (e.g. a stacked SNN population and the DQN side by side).
@@ -107,6 +124,8 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     expected_lengths: episode lengths (agent steps) known beforehand, e.g. the shipped model's
     evaluation episodes: the progress bar's prior (`expected_steps`; none: the cap).
     compact: step only the active envs once at most half are (`compact_rows`; same episodes).
+    heartbeat: where a play without a progress bar (progress off, or output not a terminal) writes
+    a `progress_line` every `heartbeat_s` seconds: long runs in the background show their ETA.
     """
     from tqdm.auto import tqdm
 
@@ -139,6 +158,8 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     bar = tqdm(total=expected_steps(0, [], prior, cap), disable=None if progress and on_step is None
                and jax.process_index() == 0 else True, unit="step", desc=desc, mininterval=1.0)
     policy_s, t, t_start = 0.0, 0, time.perf_counter()
+    beat = heartbeat if bar.disable and on_step is None and jax.process_index() == 0 else None
+    next_beat = t_start + heartbeat_s
     obs, _ = env.reset()
     while np.any(done < quota):
         active = ~tracker.resetting & (done < quota)
@@ -175,6 +196,11 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
             bar.set_postfix(episodes=f"{int((done > 0).sum())}/{done.size}",
                             dec_s=f"{decisions.sum() / (time.perf_counter() - t_start):.0f}", refresh=False)
             bar.update(1)
+        if beat is not None and time.perf_counter() >= next_beat:
+            now = time.perf_counter()
+            beat(progress_line(desc, t, max(expected_steps(t, lengths[done > 0], prior, cap), t),
+                               int((done > 0).sum()), done.size, int(decisions.sum()), now - t_start))
+            next_beat = now + heartbeat_s
     wall = time.perf_counter() - t_start
     bar.total = bar.n
     bar.close()

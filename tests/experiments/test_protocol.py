@@ -249,3 +249,63 @@ def test_a_block_that_would_pass_the_deadline_is_not_started(tmp_path, monkeypat
     res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 150, pace={"block": 0.05})
     assert res["deferred"].startswith("block 1: about 4 min, 2 min left") and "not started" in lines[-1]
     assert json.loads(out.read_text()) == stored  # nothing written
+
+
+def test_what_is_left_to_play_by_hand(tmp_path):
+    """`--status`: the plays a game still needs and their estimate from the stored plays' pace
+    and episode lengths; Figure 1's runs at other T scaled by T."""
+    proto = PaperProtocol(episodes=4, block=2)
+    assert protocol.plays_left(None, proto) == [("validation", 10, 2, 1.0), ("block", 2, 2, 1.0), ("block", 2, 2, 1.0)]
+    play = {"dqn": {"scores": [1.0], "lengths": [1000]}, "snn": {"99.9": {"scores": [1.0], "decisions": [1000]},
+                                                                 "99.99": {"scores": [2.0], "decisions": [1000]}},
+            "timing": {"wall_s": 100.0}}  # 2,000 SNN decisions in 100 s: 0.05 s each
+    res = {"settings": protocol.run_settings(proto), "validation": dict(play, best_percentile=99.9), "blocks": {"0": play}}
+    assert protocol.plays_left(res, proto) == [("block", 2, 2, 1.0)]
+    # Figure 1: T = 50, 100, 200, 1000 one SNN each (T / 500), the p sweep five SNNs at T = 500
+    assert protocol.figure1_left(None, "Breakout-v5", proto) == [
+        ("validation", 10, 1, 0.1), ("validation", 10, 1, 0.2), ("validation", 10, 1, 0.4),
+        ("validation", 10, 1, 2.0), ("validation", 10, 5, 1.0)]
+    fig = {"settings": {"time_steps": [50, 100, 200, 500, 1000], "percentiles": [99.0, 99.9, 100.0], "percentile": 99.99,
+                        "p_sweep_t": 500, "episodes": 10},
+           "games": {"Breakout-v5": {"runs": {"50": {}, "100": {}, "200": {}}}}}
+    assert protocol.figure1_left(fig, "Breakout-v5", proto) == [("validation", 10, 1, 2.0), ("validation", 10, 4, 1.0)]
+    models, results = tmp_path / "models", tmp_path / "r"
+    models.mkdir()
+    results.mkdir()
+    for g in ("Breakout-v5", "Pong-v5"):
+        (models / f"{g}.npz").write_bytes(b"")  # only its presence counts here
+    (models / "Pong-v5.json").write_text(json.dumps({"evaluation": {"lengths": [3000, 5000]}}))
+    (results / "Breakout-v5.json").write_text(json.dumps(res))
+    (results / "figure1_Breakout-v5.json").write_text(json.dumps(fig))
+    left = protocol.remaining(results, models, proto, ["Breakout-v5", "Pong-v5", "Tennis-v5"])
+    assert list(left) == ["Breakout-v5", "Pong-v5"]  # no model, nothing to play
+    b, p = left["Breakout-v5"], left["Pong-v5"]
+    assert (b["tables"], b["figure1"]) == ("p = 99.9 chosen, 1 of 2 blocks", "3 of 5 runs")
+    # block: 2 x 2 x 1000 decisions; Figure 1: 10 x 1000 (at T = 1000) + 4 x 10 x 1000; 0.05 s each (one pace
+    # of both kinds here), T = 1000 twice as long per decision
+    assert b["decisions"] == pytest.approx(4000 + 10_000 + 40_000)
+    assert b["seconds"] == pytest.approx(0.05 * (4000 + 2 * 10_000 + 40_000))
+    # Pong: nothing stored: the shipped DQN's lengths (mean 4,000, under the 4,500 cap), the run's pace
+    assert (p["tables"], p["figure1"]) == ("not started", None)
+    assert p["decisions"] == pytest.approx(2 * (10 + 2 + 2) * 4000)
+    assert p["seconds"] == pytest.approx(0.05 * p["decisions"])
+    text = protocol.status_markdown(left, workers=2)
+    assert "| Breakout-v5 | p = 99.9 chosen, 1 of 2 blocks | 3 of 5 runs | 54,000 | 0.89 |" in text
+    total = 0.05 * (64_000 + 112_000) / 3600
+    assert f"Left: about 166,000 SNN decisions, {total:.1f} h of one process" in text
+    assert f"about {total / 2:.1f} h with 2 processes" in text
+
+
+def test_benchmark_status_cli(tmp_path, capsys):
+    """`snnjax benchmark --protocol paper --status` prints what is left and plays nothing; the
+    paper protocol's options are refused with the budget protocol (not silently ignored)."""
+    from snnjax.cli import main
+
+    args = ["benchmark", "--games", "Breakout-v5,Pong-v5", "--results-dir", str(tmp_path / "none"),
+            "--models", str(ROOT / "models"), "--out", str(tmp_path / "R.md")]
+    assert main([*args, "--protocol", "paper", "--status"]) == 0
+    out = capsys.readouterr().out
+    assert "| Breakout-v5 | not started | 0 of 5 runs |" in out and "| Pong-v5 | not started |  |" in out
+    assert "Left: about" in out and not (tmp_path / "R.md").exists() and not (tmp_path / "none").exists()
+    assert main([*args, "--status", "--deadline", "07:00"]) == 2
+    assert "--deadline, --status only with --protocol paper (this run: --protocol budget)" in capsys.readouterr().err

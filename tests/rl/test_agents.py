@@ -115,3 +115,18 @@ def test_expected_steps_by_hand():
     assert expected_steps(500, [300, 650], [400, 800], cap=4500) == 800
     assert expected_steps(900, [300, 650], [400, 800], cap=4500) == 1125  # past every known length
     assert expected_steps(0, [], [], cap=4500) == 0 and expected_steps(4000, [], [400], cap=4500) == 4500
+
+
+def test_progress_line_by_hand():
+    """A play without a bar (a log file) reports steps, episodes, decisions/s and the time left at
+    the pace so far: 1,000 of 4,000 steps in 600 s -> 3,000 steps x 0.6 s = 30 min left."""
+    import time
+
+    from snnjax.rl.play import progress_line
+
+    now = 1_800_000_000.0
+    line = progress_line("eval Tennis-v5 T=500", 1000, 4000, 5, 75, 30_000, 600.0, now=now)
+    end = time.strftime("%H:%M", time.localtime(now + 1800))
+    assert line == ("eval Tennis-v5 T=500: step 1,000 of about 4,000 (25%), 5 of 75 episodes over, "
+                    f"50.0 agent decisions/s, about 30 min left (ends about {end})")
+    assert "about 0 min left" in progress_line("x", 10, 10, 3, 3, 30, 5.0)

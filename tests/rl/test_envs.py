@@ -52,7 +52,11 @@ def test_eval_episodes_truncate_at_cap_and_count_no_reset_step():
     from snnjax.rl.agents import random_agent
     from snnjax.rl.play import play
 
-    res = play(random_agent(6), None, "Pong-v5", 3, num_agents=2, max_episode_steps=40)
+    lines = []  # a play without a bar reports to `heartbeat` (here after every step)
+    res = play(random_agent(6), None, "Pong-v5", 3, num_agents=2, max_episode_steps=40, heartbeat=lines.append,
+               heartbeat_s=0.0)
+    assert len(lines) == 40 and lines[0].startswith("play: step 1 of about 40 (2%), 0 of 6 episodes over")
+    assert lines[-1].startswith("play: step 40 of about 40 (100%), 6 of 6 episodes over")
     assert res.lengths.shape == (2, 3)
     assert np.all(res.lengths == 40)  # Pong cannot end in 40 agent steps: every episode is truncated
     assert np.all(res.decisions == 40)  # the reset step after the truncation is not a decision
