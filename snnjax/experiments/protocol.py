@@ -114,9 +114,9 @@ def _snn_decisions(run: dict) -> int:
 
 
 def _pace(run: dict) -> str:
-    """How long a stored play took: wall minutes and SNN decisions/s (both SNNs)."""
-    dec, wall = _snn_decisions(run), run["timing"]["wall_s"]
-    return f"{wall / 60:.1f} min, {dec / max(wall, 1e-9):.1f} SNN decisions/s"
+    """How long a stored play took: wall minutes and SNN decisions/s (both SNNs; 1 / `pace_s`)."""
+    per = pace_s([run])
+    return f"{run['timing']['wall_s'] / 60:.1f} min, {1 / per if per else 0.0:.1f} SNN decisions/s"
 
 
 def choose_percentile(validation: dict) -> float:
