@@ -64,13 +64,14 @@ def check_game(ann: SpikingNetwork, env_id: str) -> None:
 
 def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: EvalConfig, env_id: str,
              time_steps: int, cr_times: Sequence[int] = (), progress: bool = True,
-             expected_lengths: Sequence[float] = (), heartbeat=None) -> dict:
+             expected_lengths: Sequence[float] = (), heartbeat=None, memo: bool = False) -> dict:
     """Play every SNN agent of `population` at T = `time_steps` and the DQN `ann` on `env_id`
     for `cfg.episodes` episodes each, under `cfg`'s protocol (eps, cap, seed, readout, V(0)).
 
     expected_lengths: episode lengths known beforehand (the shipped model's evaluation
     episodes), the progress bar's prior (`play.expected_decisions`). heartbeat: where a play
-    without a progress bar writes a progress line every 10 minutes (`play.play`).
+    without a progress bar writes a progress line every 10 minutes (`play.play`). memo: simulate
+    each observation an agent meets again only once (`play.Memo`: the same episodes).
 
     Returns a dict: per agent the episode scores, lengths and conversion rates per readout
     (at T and at every any-time step of `cr_times` < T), the DQN's scores, and timings.
@@ -86,7 +87,7 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: Eva
     agent = agents.side_by_side(snn, agents.dqn_agent(ann, cfg.eps))
     res = play(agent, (stack_networks(population), ann), env_id, E, num_agents=P + 1, seed=cfg.seed,
                max_episode_steps=cfg.max_episode_steps, count=("match",), progress=progress,
-               expected_lengths=expected_lengths, heartbeat=heartbeat,
+               expected_lengths=expected_lengths, heartbeat=heartbeat, memo=memo,
                desc=f"eval {env_id} T={time_steps}")
     cr = res.counts["match"] / np.maximum(res.decisions[:P, :, None, None], 1)  # [P, E, 3, K]
     return {

@@ -96,11 +96,12 @@ def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, 
           lengths: Sequence[float] = (), log=None) -> dict:
     """One population run: every SNN and the DQN on the same `episodes` envs of run seed `seed`.
     lengths: the DQN's episode lengths known so far (the progress bar's prior); log: where a play
-    without a progress bar reports its progress (`play.progress_line`)."""
+    without a progress bar reports its progress (`play.progress_line`). Each observation an
+    agent meets again is simulated once (`play.Memo`: the same episodes as without it)."""
     from snnjax.experiments.evaluation import evaluate
 
     res = evaluate(ann, snns, _eval_cfg(proto, episodes, seed), game, proto.time_steps, progress=progress,
-                   expected_lengths=lengths, heartbeat=log)
+                   expected_lengths=lengths, heartbeat=log, memo=True)
     return {"seed": seed,
             "snn": {str(p): {"scores": a["scores"], "lengths": a["lengths"], "decisions": a["decisions"],
                              "conversion_rate": {r: a["conversion_rate"][r] for r in ro.READOUTS}}
@@ -451,7 +452,7 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
             return res
         log(f"{game}: Figure 1, T = {t}, p = {', '.join(map(str, ps))} ({episodes} episodes)")
         r = evaluate(ann, [method.build(ann, cal_stats, p) for p in ps], cfg, game, t, progress=progress,
-                     expected_lengths=lengths, heartbeat=log)
+                     expected_lengths=lengths, heartbeat=log, memo=True)
         runs[str(t)] = {"agents": {str(p): {"scores": a["scores"], "lengths": a["lengths"],
                                             "conversion_rate": a["conversion_rate"]} for p, a in zip(ps, r["agents"])},
                         "dqn": r["dqn"], "timing": r["timing"]}
@@ -654,28 +655,42 @@ def status_markdown(left: dict[str, dict], workers: int = 2) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _simulated(run: dict) -> int:
+    """SNN decisions of one stored play that were simulated: the memo's new observations of the
+    SNNs (`play.Memo`, the first len(run["snn"]) agents), or every decision of a play without it."""
+    computed = run["timing"].get("memo_computed")
+    return int(sum(computed[: len(run["snn"])])) if computed is not None else _snn_decisions(run)
+
+
 def throughput_markdown(results: dict[str, dict]) -> str:
     """BENCHMARKS.md's section on the protocol run: wall time and SNN decisions/s per game (both
-    SNNs' decisions; validation and every block played so far)."""
+    SNNs' decisions; validation and every block played so far), and the share of them simulated
+    (the rest met an observation again: `play.Memo`)."""
     lines = ["## The paper-protocol run: wall time and decisions/s", "",
              "From the timing stored with every block of `snnjax benchmark --protocol paper` (the two SNNs and "
              "the DQN played side by side; decisions = both SNNs' decisions; wall time of the play, without "
              "the calibration). `evaluate/paper_protocol.sh` runs two games at a time, one per process, so the "
              "machine's throughput is about twice a row's decisions/s and the elapsed time about half the summed "
-             "wall time; blocks played while other work shared the machine are slower.", "",
-             "| game | T | episodes per agent (validation + test) | SNN decisions | wall h | SNN decisions/s |", "|---|---|---|---|---|---|"]
-    tot_d = tot_s = 0.0
+             "wall time; blocks played while other work shared the machine are slower. Simulated: the share of "
+             "the decisions whose observation the SNN had not met before in the same play; the others reuse "
+             "that simulation's result (`play.Memo`, the same episodes; plays stored before it simulated every "
+             "decision).", "",
+             "| game | T | episodes per agent (validation + test) | SNN decisions | simulated | wall h | SNN decisions/s |",
+             "|---|---|---|---|---|---|---|"]
+    tot_d = tot_s = tot_sim = 0.0
     for g, res in results.items():
-        runs = ([res["validation"]] if "validation" in res else []) + list(res.get("blocks", {}).values())
+        runs = stored_plays(res)
         if not runs:
             continue
         dec = sum(_snn_decisions(r) for r in runs)
+        sim = sum(_simulated(r) for r in runs)
         wall = sum(r["timing"]["wall_s"] for r in runs)
         eps = sum(len(r["dqn"]["scores"]) for r in runs)
-        tot_d, tot_s = tot_d + dec, tot_s + wall
-        lines.append(f"| {g} | {res['settings']['time_steps']} | {eps} | {dec:,} | {wall / 3600:.2f} | {dec / wall:.1f} |")
+        tot_d, tot_s, tot_sim = tot_d + dec, tot_s + wall, tot_sim + sim
+        lines.append(f"| {g} | {res['settings']['time_steps']} | {eps} | {dec:,} | {sim / dec:.0%} | {wall / 3600:.2f} "
+                     f"| {dec / wall:.1f} |")
     if tot_s:
-        lines.append(f"| all | | | {int(tot_d):,} | {tot_s / 3600:.2f} | {tot_d / tot_s:.1f} |")
+        lines.append(f"| all | | | {int(tot_d):,} | {tot_sim / tot_d:.0%} | {tot_s / 3600:.2f} | {tot_d / tot_s:.1f} |")
     return "\n".join(lines) + "\n"
 
 

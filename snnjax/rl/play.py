@@ -22,6 +22,7 @@ exploration draws follow the env index, not the row, so the episodes are the sam
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from typing import Any, Callable, Sequence
 
@@ -100,6 +101,67 @@ def compact_rows(active: np.ndarray, multiple: int = 1) -> np.ndarray | None:
     return rows
 
 
+class Memo:
+    """Every agent's greedy action and aux for each observation it has met in one play: an
+    agent's greedy part is a pure function of ONE observation (the SNN's state starts afresh for
+    every frame, eq. 1-3; every agent of `snnjax.rl.agents` computes each row alone), so an
+    observation met again - by the same agent in another env or at a later step - gets the
+    stored result instead of another simulation. Exploration is drawn afresh every step, as
+    without the memo, so the play is the same step for step (tested). Keys: (agent row, the
+    observation's 128-bit BLAKE2b digest). One Memo belongs to ONE play (one agent, one params).
+
+    Per agent [A]: computed, the observations it was run on (each once, without padding);
+    reused, its decisions served from the memo. rows: rows run in all (with the padding)."""
+
+    def __init__(self, num_agents: int):
+        self.store: dict = {}
+        self.aux_rows: dict[str, int] = {}  # name -> A' (the first A' agents carry that aux)
+        self.computed = np.zeros(num_agents, np.int64)
+        self.reused = np.zeros(num_agents, np.int64)
+        self.rows = 0
+
+    def greedy(self, greedy_step, params, o: np.ndarray, active: np.ndarray, multiple: int = 1):
+        """(greedy actions [A, E] int32, aux {name: [A', E, ...]}) of every active env of `o`
+        [A, E, ...] (inactive: zeros), running `greedy_step(params, obs [A, W, ...])` once on the
+        observations not in the memo: per agent its new ones (each once), padded to W, a power
+        of two (at most E; a multiple of `multiple`, the devices) to keep the compiled shapes few."""
+        A, E = active.shape
+        keys = np.empty((A, E), object)
+        need: list[list[int]] = []
+        for a in range(A):
+            new: dict[bytes, int] = {}
+            for e in np.flatnonzero(active[a]):
+                k = keys[a, e] = hashlib.blake2b(o[a, e].tobytes(), digest_size=16).digest()
+                if (a, k) not in self.store and k not in new:
+                    new[k] = int(e)
+            need.append(list(new.values()))
+        most = max(map(len, need))
+        if most:
+            width = -(-min(1 << (most - 1).bit_length(), E) // multiple) * multiple
+            rows = np.array([(n + [n[0] if n else 0] * width)[:width] for n in need])
+            g, aux = greedy_step(params, parallel.shard(o[np.arange(A)[:, None], rows], 1)[0])
+            g, aux = np.asarray(g), {name: np.asarray(x) for name, x in aux.items()}
+            for name, x in aux.items():
+                self.aux_rows[name] = x.shape[0]
+            for a, n in enumerate(need):
+                for j, e in enumerate(n):
+                    self.store[(a, keys[a, e])] = (g[a, j], {name: x[a, j] for name, x in aux.items() if a < x.shape[0]})
+            self.rows += A * width
+        n_new = np.array(list(map(len, need)))
+        self.computed += n_new
+        self.reused += active.sum(1) - n_new
+        out = np.zeros((A, E), np.int32)
+        aux_out: dict[str, np.ndarray] = {}
+        for a, e in zip(*np.nonzero(active)):
+            act, ax = self.store[(a, keys[a, e])]
+            out[a, e] = act
+            for name, x in ax.items():
+                if name not in aux_out:
+                    aux_out[name] = np.zeros((self.aux_rows[name], E, *x.shape), x.dtype)
+                aux_out[name][a, e] = x
+        return out, aux_out
+
+
 def _spread(x: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """x [A', E', ...] computed on `rows` [A, E'] -> [A', n, ...] at the envs' places (others 0)."""
     out = np.zeros((x.shape[0], n, *x.shape[2:]), x.dtype)
@@ -112,7 +174,8 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
          seed_base: int = envs.EVAL_SEED_BASE, progress: bool = False, desc: str = "play",
          on_step: Callable[[np.ndarray, np.ndarray], bool] | None = None,
          distributed: bool = True, expected_lengths: Sequence[float] = (), compact: bool = True,
-         heartbeat: Callable[[str], None] | None = None, heartbeat_s: float = HEARTBEAT_S) -> PlayResult:
+         heartbeat: Callable[[str], None] | None = None, heartbeat_s: float = HEARTBEAT_S,
+         memo: bool = False) -> PlayResult:
     """Play one episode in each of `episodes` envs per agent (no short-episode bias).
 
     params: the agent's params (e.g. a stacked SNN population and the DQN side by side).
@@ -126,6 +189,10 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     compact: step only the active envs once at most half are (`compact_rows`; same episodes).
     heartbeat: where a play without a progress bar (progress off, or output not a terminal) writes
     a `progress_line` every `heartbeat_s` seconds: long runs in the background show their ETA.
+    memo: run the agents only on observations they have not met before in this play (`Memo`;
+    the same episodes; the agent's greedy part must treat every row alone, as all agents of
+    `snnjax.rl.agents` do); replaces `compact`. timing then also holds "memo_computed" and
+    "memo_reused" (per agent, this process's envs) and "memo_rows".
     """
     from tqdm.auto import tqdm
 
@@ -143,6 +210,9 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
         return actions, {name: aux[name] for name in count}
 
     step = FastJit(step_fn)
+    greedy_step = FastJit(lambda p, o: (lambda g, aux: (g, {name: aux[name] for name in count}))(*agent.greedy(p, o)))
+    explore = FastJit(lambda key, g, e, ei: agents.epsilon_greedy(key, g, e, agent.num_actions, ei))
+    memo_ = Memo(A) if memo else None
     env_ids = np.arange(lo, hi, dtype=np.int32)
     env_index, _ = parallel.shard(jnp.asarray(env_ids), 0)
     base_key = step_keys(seed)
@@ -167,12 +237,18 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
             break
         t0 = time.perf_counter()
         o = obs.reshape((A, n_local, *obs.shape[1:]))
-        rows = compact_rows(active.reshape(A, n_local), jax.local_device_count()) if compact else None
-        if rows is None:
-            width, ei = n_local, env_index
-        else:  # only the active envs (and padding): [A, E'] rows, each with its own env index
-            width, o, ei = rows.shape[1], o[np.arange(A)[:, None], rows], parallel.shard(env_ids[rows], 1)[0]
-        actions, aux = step(params, parallel.shard(o, 1)[0], jax.random.fold_in(base_key, t), jnp.float32(eps), ei)
+        key = jax.random.fold_in(base_key, t)
+        if memo_ is not None:  # the agents on new observations only, exploration drawn for every env
+            g, aux = memo_.greedy(greedy_step, params, o, active.reshape(A, n_local), jax.local_device_count())
+            width, rows = n_local, None
+            actions = explore(key, parallel.shard(g, 1)[0], jnp.float32(eps), env_index)
+        else:
+            rows = compact_rows(active.reshape(A, n_local), jax.local_device_count()) if compact else None
+            if rows is None:
+                width, ei = n_local, env_index
+            else:  # only the active envs (and padding): [A, E'] rows, each with its own env index
+                width, o, ei = rows.shape[1], o[np.arange(A)[:, None], rows], parallel.shard(env_ids[rows], 1)[0]
+            actions, aux = step(params, parallel.shard(o, 1)[0], key, jnp.float32(eps), ei)
         actions = np.asarray(actions)[:, :width]
         actions = (actions if rows is None else _spread(actions, rows, n_local)).reshape(-1)
         for name, x in aux.items():  # [A', E, ...]: the first A' <= A agents' rows
@@ -218,7 +294,10 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
         counts={name: whole(x) for name, x in counts.items()},
         timing={"wall_s": wall, "policy_s": policy_s, "env_s": wall - policy_s, "decisions": n_dec,
                 "decisions_per_s": n_dec / max(wall, 1e-9), "env_steps_per_s": t * A * n_local / max(wall, 1e-9),
-                "processes": jax.process_count() if distributed else 1, "devices": jax.local_device_count()})
+                "processes": jax.process_count() if distributed else 1, "devices": jax.local_device_count(),
+                **({"memo_computed": memo_.computed.tolist(), "memo_reused": memo_.reused.tolist(),
+                    "memo_rows": memo_.rows}
+                   if memo_ is not None else {})})
 
 
 def collect(agent: Agent, params: Any, env_id: str, num_frames: int, num_envs: int = 16, seed: int = 0,

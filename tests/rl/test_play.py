@@ -64,3 +64,50 @@ def test_compacted_play_equals_the_full_batch(monkeypatch):
     for a, b in zip(compacted["agents"], full["agents"]):
         for key in ("scores", "lengths", "decisions", "conversion_rate", "conversion_rate_t"):
             assert a[key] == b[key], key
+
+
+def test_memo_runs_each_new_observation_once_by_hand():
+    """Agent 0 meets observations x, x, y (x twice in one step), agent 1 meets y: one call on
+    [2, 2] rows (agent 0: x and y; agent 1: y, padded by itself); the next step meets only old
+    ones: no call, the same answers. Inactive envs get zeros."""
+    calls = []
+
+    def greedy_step(params, obs):  # action = the observation's first pixel; aux only for agent 0
+        obs = np.asarray(obs)
+        calls.append(obs[..., 0].tolist())
+        return obs[..., 0].astype(np.int32), {"match": obs[:1, :, :2] > 0}
+
+    x, y = [3, 0, 5], [7, 1, 0]
+    o = np.array([[x, x, y], [y, y, y]], np.uint8)
+    active = np.array([[1, 1, 1], [0, 1, 0]], bool)
+    memo = play_mod.Memo(2)
+    g, aux = memo.greedy(greedy_step, None, o, active)
+    assert calls == [[[3, 7], [7, 7]]]
+    np.testing.assert_array_equal(g, [[3, 3, 7], [0, 7, 0]])
+    np.testing.assert_array_equal(aux["match"], [[[1, 0], [1, 0], [1, 1]]])
+    assert memo.computed.tolist() == [2, 1] and memo.reused.tolist() == [1, 0] and memo.rows == 4
+    g2, aux2 = memo.greedy(greedy_step, None, o[:, ::-1], np.ones((2, 3), bool))
+    assert len(calls) == 1  # every observation met before
+    np.testing.assert_array_equal(g2, [[7, 3, 3], [7, 7, 7]])
+    assert aux2["match"].shape == (1, 3, 2) and memo.computed.tolist() == [2, 1] and memo.reused.tolist() == [4, 3]
+
+
+def test_memo_play_equals_the_plain_play():
+    """The shipped Breakout DQN and two SNNs at low exploration (the game waits for FIRE: screens
+    repeat): scores, lengths, decisions and every readout's conversion counts (at T and at an
+    any-time step) equal with and without the memo, and the memo did serve decisions."""
+    from snnjax.conversion.normalize import convert, from_qnetwork
+    from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.play import collect_observations
+
+    ann = from_qnetwork(*load_qnetwork(ROOT / "models" / "Breakout-v5.npz"))
+    calib = collect_observations(ann, "Breakout-v5", 128, num_envs=4, max_episode_steps=100)
+    pop = [convert(ann, calib, 99.9), convert(ann, calib, 99.0)]
+    cfg = EvalConfig(episodes=6, max_episode_steps=250, eps=0.05)
+    memo = evaluation.evaluate(ann, pop, cfg, "Breakout-v5", 8, cr_times=(4,), progress=False, memo=True)
+    plain = evaluation.evaluate(ann, pop, cfg, "Breakout-v5", 8, cr_times=(4,), progress=False)
+    assert sum(memo["timing"]["memo_reused"]) > 0 and "memo_reused" not in plain["timing"]
+    assert memo["dqn"] == plain["dqn"]
+    for a, b in zip(memo["agents"], plain["agents"]):
+        for key in ("scores", "lengths", "decisions", "conversion_rate", "conversion_rate_t"):
+            assert a[key] == b[key], key
