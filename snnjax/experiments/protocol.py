@@ -208,9 +208,13 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     validation_only: stop once the percentile is chosen (what Figure 1 needs first).
     deadline: a `time.time()` by which every play started must be over: a play whose estimate
     (`estimate_s` x ESTIMATE_SLACK; episode lengths of this game's plays, else of its shipped
-    DQN's evaluation; the pace of this game's plays of the same kind, else `pace` (`paces` of the
-    other games)) would run past it is not started, and the game is left unfinished
-    (`res["deferred"]` says which play and why; not stored)."""
+    DQN's evaluation; the pace of this game's blocks, else of its validation, else `pace` (`paces`
+    of the other games, per kind of play)) would run past it is not started, and the game is left
+    unfinished (`res["deferred"]` says which play and why; not stored). A game's own validation
+    paces its first block: the run's block pace mixes games whose episodes all run to the cap
+    (full batches) or whose screens repeat (`play.Memo`) with games that have neither (measured
+    here: 0.013-0.044 s per SNN decision across games' blocks), and a block that is cut off by the
+    deadline is lost whole; a validation (10 episodes, fewer rows) runs at the slower end."""
     from snnjax.nets.checkpoint import load_qnetwork
 
     params, meta = load_qnetwork(model)
@@ -223,13 +227,14 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     res.setdefault("blocks", {})
     if finished(res, proto) or (validation_only and "validation" in res):
         return res
-    def too_long(what: str, episodes: int) -> bool:  # the pace of the same kind of play, this game's first
+    def too_long(what: str, episodes: int) -> bool:  # this game's own pace first (`run_game`'s docstring)
         kind = "validation" if what == "validation" else "block"
         lengths = episode_lengths(stored_plays(res), model)
-        own = pace_s([res["validation"]] if kind == "validation" and "validation" in res else
-                     list(res["blocks"].values()) if kind == "block" else [])
-        why = over_deadline(estimate_s(lengths, episodes, len(proto.percentiles), proto.max_episode_steps,
-                                       own or (pace or {}).get(kind)), deadline)
+        own = [list(res["blocks"].values())] if kind == "block" else []
+        own += [[res["validation"]]] if "validation" in res else []
+        paced = next((p for p in map(pace_s, own) if p), None) or (pace or {}).get(kind)
+        why = over_deadline(estimate_s(lengths, episodes, len(proto.percentiles), proto.max_episode_steps, paced),
+                            deadline)
         if why:
             res["deferred"] = f"{what}: {why}"
             log(f"{game}: {res['deferred']}; not started (a later run plays it)")

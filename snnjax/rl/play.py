@@ -17,6 +17,8 @@ Lockstep without the waste: once every agent has at most half of its envs still 
 episode, a step runs the agents only on those (`compact_rows`: each agent's active envs, padded
 to a power of two), so a long last episode does not cost the whole batch at every step. The
 exploration draws follow the env index, not the row, so the episodes are the same either way.
+With `memo=True` the agents run only on observations they have not met before in the play
+(`Memo`): where a game's screen repeats (a stalled agent), most decisions reuse a simulation.
 """
 
 from __future__ import annotations
@@ -209,8 +211,11 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
         actions, aux = agent.act(p, obs, key, e, env_index)
         return actions, {name: aux[name] for name in count}
 
-    step = FastJit(step_fn)
-    greedy_step = FastJit(lambda p, o: (lambda g, aux: (g, {name: aux[name] for name in count}))(*agent.greedy(p, o)))
+    def greedy_fn(p, obs):  # the memo's: the greedy part alone, exploration drawn apart
+        g, aux = agent.greedy(p, obs)
+        return g, {name: aux[name] for name in count}
+
+    step, greedy_step = FastJit(step_fn), FastJit(greedy_fn)
     explore = FastJit(lambda key, g, e, ei: agents.epsilon_greedy(key, g, e, agent.num_actions, ei))
     memo_ = Memo(A) if memo else None
     env_ids = np.arange(lo, hi, dtype=np.int32)

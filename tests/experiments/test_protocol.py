@@ -249,6 +249,9 @@ def test_a_block_that_would_pass_the_deadline_is_not_started(tmp_path, monkeypat
     res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 150, pace={"block": 0.05})
     assert res["deferred"].startswith("block 1: about 4 min, 2 min left") and "not started" in lines[-1]
     assert json.loads(out.read_text()) == stored  # nothing written
+    # the game's own validation paces its first block, not the run's faster block pace (0.001 s)
+    res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 150, pace={"block": 0.001})
+    assert res["deferred"].startswith("block 1: about 4 min, 2 min left")
 
 
 def test_what_is_left_to_play_by_hand(tmp_path):
