@@ -638,12 +638,11 @@ def remaining(results_dir: Path, models_dir: Path, proto: PaperProtocol, games: 
             total = len(figure1_left(None, g, proto))
             fig = "finished" if not fleft else f"{total - len(fleft)} of {total} runs"
         lengths = episode_lengths(stored_plays(res or {}), model)
-        mean_len = min(float(np.mean(lengths)), proto.max_episode_steps) if lengths else proto.max_episode_steps
         blocks = len((res or {}).get("blocks", {}))
         state = ("finished" if res and finished(res, proto) else "not started" if not res or "validation" not in res
                  else f"p = {res['validation']['best_percentile']} chosen, {blocks} of {len(proto.blocks)} blocks")
         out[g] = {"tables": state, "figure1": fig,
-                  "decisions": sum(a * e * mean_len for _, e, a, _ in left),
+                  "decisions": sum(estimate_s(lengths, e, a, proto.max_episode_steps, 1.0) for _, e, a, _ in left),
                   "seconds": sum(estimate_s(lengths, e, a, proto.max_episode_steps, pace[kind], r)
                                  for kind, e, a, r in left)}
     return out
