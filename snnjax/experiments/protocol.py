@@ -173,6 +173,19 @@ def paces(results: dict[str, dict]) -> dict[str, float | None]:
             "block": pace_s([b for r in results.values() for b in r.get("blocks", {}).values()])}
 
 
+def game_pace(res: dict, kind: str, run_pace: dict | None) -> float | None:
+    """Seconds per SNN decision that one game's next play of `kind` ("validation" or "block") is
+    estimated with: the pace of the game's own blocks (a block only), else of its own validation,
+    else the run's pace of that kind (`paces`; None without one). A game's own plays come first:
+    the run's block pace mixes games whose episodes all run to the cap (full batches) or whose
+    screens repeat (`play.Memo`) with games that have neither (0.013-0.044 s per SNN decision
+    across the games' blocks measured here); a validation (10 episodes, fewer rows) runs at the
+    slower end. The deadline (`run_game`) and `remaining` both use it."""
+    own = [list(res.get("blocks", {}).values())] if kind == "block" else []
+    own += [[res["validation"]]] if "validation" in res else []
+    return next((p for p in map(pace_s, own) if p), None) or (run_pace or {}).get(kind)
+
+
 def estimate_s(lengths: Sequence[float], episodes: int, agents: int, max_episode_steps: int, pace: float | None,
                t_ratio: float = 1.0) -> float:
     """Predicted wall seconds of one play of `episodes` episodes by `agents` SNNs beside the DQN:
@@ -208,13 +221,9 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     validation_only: stop once the percentile is chosen (what Figure 1 needs first).
     deadline: a `time.time()` by which every play started must be over: a play whose estimate
     (`estimate_s` x ESTIMATE_SLACK; episode lengths of this game's plays, else of its shipped
-    DQN's evaluation; the pace of this game's blocks, else of its validation, else `pace` (`paces`
-    of the other games, per kind of play)) would run past it is not started, and the game is left
-    unfinished (`res["deferred"]` says which play and why; not stored). A game's own validation
-    paces its first block: the run's block pace mixes games whose episodes all run to the cap
-    (full batches) or whose screens repeat (`play.Memo`) with games that have neither (measured
-    here: 0.013-0.044 s per SNN decision across games' blocks), and a block that is cut off by the
-    deadline is lost whole; a validation (10 episodes, fewer rows) runs at the slower end."""
+    DQN's evaluation; `game_pace`, with `pace` (`paces` of the other games) as its fallback) would
+    run past it is not started, and the game is left unfinished (`res["deferred"]` says which play
+    and why; not stored): a block cut off by the deadline would be lost whole."""
     from snnjax.nets.checkpoint import load_qnetwork
 
     params, meta = load_qnetwork(model)
@@ -227,14 +236,11 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     res.setdefault("blocks", {})
     if finished(res, proto) or (validation_only and "validation" in res):
         return res
-    def too_long(what: str, episodes: int) -> bool:  # this game's own pace first (`run_game`'s docstring)
+    def too_long(what: str, episodes: int) -> bool:
         kind = "validation" if what == "validation" else "block"
         lengths = episode_lengths(stored_plays(res), model)
-        own = [list(res["blocks"].values())] if kind == "block" else []
-        own += [[res["validation"]]] if "validation" in res else []
-        paced = next((p for p in map(pace_s, own) if p), None) or (pace or {}).get(kind)
-        why = over_deadline(estimate_s(lengths, episodes, len(proto.percentiles), proto.max_episode_steps, paced),
-                            deadline)
+        why = over_deadline(estimate_s(lengths, episodes, len(proto.percentiles), proto.max_episode_steps,
+                                       game_pace(res, kind, pace)), deadline)
         if why:
             res["deferred"] = f"{what}: {why}"
             log(f"{game}: {res['deferred']}; not started (a later run plays it)")
@@ -617,9 +623,9 @@ def figure1_left(res: dict | None, game: str, proto: PaperProtocol, episodes: in
 def remaining(results_dir: Path, models_dir: Path, proto: PaperProtocol, games: Sequence[str]) -> dict[str, dict]:
     """What the run in `results_dir` still has to play, per game with a shipped model: {game:
     {"tables": state, "figure1": state or None, "decisions": SNN decisions left, "seconds": their
-    estimate for one process}}. Estimates as the deadline's (`estimate_s`: the game's episode
-    lengths so far, else its shipped DQN's; the run's pace per kind of play, `paces`), without
-    the slack; T-scaled for Figure 1's runs at other T."""
+    estimate for one process}}. Estimates as the deadline's, without the slack (`estimate_s`: the
+    game's episode lengths so far, else its shipped DQN's; the tables' plays at `game_pace`,
+    Figure 1's runs at the run's validation pace as `figure1` paces them, T-scaled)."""
     results = load(results_dir, proto)[0]
     pace = paces(results)
     out = {}
@@ -628,13 +634,13 @@ def remaining(results_dir: Path, models_dir: Path, proto: PaperProtocol, games: 
         if not model.is_file():
             continue
         res = results.get(g)
-        left = plays_left(res, proto)
+        left = [(game_pace(res or {}, kind, pace), e, a, r) for kind, e, a, r in plays_left(res, proto)]
         fig = None
         if g in FIGURE1_GAMES:
             path = results_dir / f"figure1_{g}.json"
             fres = read_json(path, "Figure 1 results file") if path.is_file() else None
             fleft = figure1_left(fres, g, proto)
-            left += fleft
+            left += [(pace["validation"], e, a, r) for _, e, a, r in fleft]
             total = len(figure1_left(None, g, proto))
             fig = "finished" if not fleft else f"{total - len(fleft)} of {total} runs"
         lengths = episode_lengths(stored_plays(res or {}), model)
@@ -643,8 +649,8 @@ def remaining(results_dir: Path, models_dir: Path, proto: PaperProtocol, games: 
                  else f"p = {res['validation']['best_percentile']} chosen, {blocks} of {len(proto.blocks)} blocks")
         out[g] = {"tables": state, "figure1": fig,
                   "decisions": sum(estimate_s(lengths, e, a, proto.max_episode_steps, 1.0) for _, e, a, _ in left),
-                  "seconds": sum(estimate_s(lengths, e, a, proto.max_episode_steps, pace[kind], r)
-                                 for kind, e, a, r in left)}
+                  "seconds": sum(estimate_s(lengths, e, a, proto.max_episode_steps, paced, r)
+                                 for paced, e, a, r in left)}
     return out
 
 
@@ -654,8 +660,9 @@ def status_markdown(left: dict[str, dict], workers: int = 2) -> str:
     for g, r in left.items():
         lines.append(f"| {g} | {r['tables']} | {r['figure1'] or ''} | {r['decisions']:,.0f} | {r['seconds'] / 3600:.2f} |")
     dec, sec = sum(r["decisions"] for r in left.values()), sum(r["seconds"] for r in left.values())
-    lines += ["", f"Left: about {dec:,.0f} SNN decisions, {sec / 3600:.1f} h of one process at the run's pace "
-              f"(about {sec / 3600 / workers:.1f} h with {workers} processes, if the plays pack evenly)."]
+    lines += ["", f"Left: about {dec:,.0f} SNN decisions, {sec / 3600:.1f} h of one process, about "
+              f"{sec / 3600 / workers:.1f} h with {workers} processes if the plays pack evenly (each game at the "
+              "pace of its own stored plays, else the run's)."]
     return "\n".join(lines) + "\n"
 
 

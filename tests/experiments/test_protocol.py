@@ -275,27 +275,34 @@ def test_what_is_left_to_play_by_hand(tmp_path):
     models, results = tmp_path / "models", tmp_path / "r"
     models.mkdir()
     results.mkdir()
-    for g in ("Breakout-v5", "Pong-v5"):
+    for g in ("Breakout-v5", "Pong-v5", "Boxing-v5"):
         (models / f"{g}.npz").write_bytes(b"")  # only its presence counts here
     (models / "Pong-v5.json").write_text(json.dumps({"evaluation": {"lengths": [3000, 5000]}}))
     (results / "Breakout-v5.json").write_text(json.dumps(res))
     (results / "figure1_Breakout-v5.json").write_text(json.dumps(fig))
-    left = protocol.remaining(results, models, proto, ["Breakout-v5", "Pong-v5", "Tennis-v5"])
-    assert list(left) == ["Breakout-v5", "Pong-v5"]  # no model, nothing to play
-    b, p = left["Breakout-v5"], left["Pong-v5"]
+    slow = dict(play, timing={"wall_s": 200.0})  # Boxing: validated only, 0.1 s per decision
+    (results / "Boxing-v5.json").write_text(json.dumps({"settings": res["settings"],
+                                                         "validation": dict(slow, best_percentile=99.99)}))
+    left = protocol.remaining(results, models, proto, ["Breakout-v5", "Pong-v5", "Tennis-v5", "Boxing-v5"])
+    assert list(left) == ["Breakout-v5", "Pong-v5", "Boxing-v5"]  # Tennis: no model, nothing to play
+    b, p, x = left["Breakout-v5"], left["Pong-v5"], left["Boxing-v5"]
+    # the run's paces: validations 300 s / 4,000 decisions = 0.075 s; blocks (Breakout's) 0.05 s
     assert (b["tables"], b["figure1"]) == ("p = 99.9 chosen, 1 of 2 blocks", "3 of 5 runs")
-    # block: 2 x 2 x 1000 decisions; Figure 1: 10 x 1000 (at T = 1000) + 4 x 10 x 1000; 0.05 s each (one pace
-    # of both kinds here), T = 1000 twice as long per decision
+    # block: 2 x 2 x 1000 decisions at Breakout's own block pace; Figure 1: 10 x 1000 (at T = 1000) +
+    # 4 x 10 x 1000 at the run's validation pace (as `figure1` paces them), T = 1000 twice as long per decision
     assert b["decisions"] == pytest.approx(4000 + 10_000 + 40_000)
-    assert b["seconds"] == pytest.approx(0.05 * (4000 + 2 * 10_000 + 40_000))
-    # Pong: nothing stored: the shipped DQN's lengths (mean 4,000, under the 4,500 cap), the run's pace
+    assert b["seconds"] == pytest.approx(0.05 * 4000 + 0.075 * (2 * 10_000 + 40_000))
+    # Boxing's blocks at its own validation's pace (as the deadline paces them), not the run's block pace
+    assert x["tables"] == "p = 99.99 chosen, 0 of 2 blocks"
+    assert x["decisions"] == pytest.approx(2 * 2 * 2 * 1000) and x["seconds"] == pytest.approx(0.1 * 8000)
+    # Pong: nothing stored: the shipped DQN's lengths (mean 4,000, under the 4,500 cap), the run's paces
     assert (p["tables"], p["figure1"]) == ("not started", None)
     assert p["decisions"] == pytest.approx(2 * (10 + 2 + 2) * 4000)
-    assert p["seconds"] == pytest.approx(0.05 * p["decisions"])
+    assert p["seconds"] == pytest.approx(0.075 * 2 * 10 * 4000 + 0.05 * 2 * 4 * 4000)
     text = protocol.status_markdown(left, workers=2)
-    assert "| Breakout-v5 | p = 99.9 chosen, 1 of 2 blocks | 3 of 5 runs | 54,000 | 0.89 |" in text
-    total = 0.05 * (64_000 + 112_000) / 3600
-    assert f"Left: about 166,000 SNN decisions, {total:.1f} h of one process" in text
+    assert f"| Breakout-v5 | p = 99.9 chosen, 1 of 2 blocks | 3 of 5 runs | 54,000 | {b['seconds'] / 3600:.2f} |" in text
+    total = (b["seconds"] + p["seconds"] + x["seconds"]) / 3600
+    assert f"Left: about 174,000 SNN decisions, {total:.1f} h of one process" in text
     assert f"about {total / 2:.1f} h with 2 processes" in text
 
 
