@@ -126,7 +126,7 @@ def _run(args, time_steps, percentiles, defaults=None) -> int:
     cfg = _eval_config(args, time_steps, percentiles, defaults)
     games = _games(args)
     res = run_grid(args.checkpoint, games, cfg, args.out, progress=not args.no_progress,
-                   overwrite=args.overwrite, qcfs=args.qcfs, log=lambda m: print(m, file=sys.stderr))
+                   overwrite=args.overwrite, qcfs=args.qcfs, log=lambda m: print(m, file=sys.stderr), memo=args.memo)
     import jax
 
     if jax.process_index() == 0:
@@ -665,6 +665,9 @@ def _eval_options(p: argparse.ArgumentParser, default_out: str) -> None:
                    help=f"V(0) in units of V_thr (default {ev.initial_potential:g}; 0.5 = V_thr/2, Bu et al. 2022)")
     p.add_argument("--input-encoding", choices=("constant", "if"),
                    help=f"constant current (paper) or IF-encoded input spikes (eq. 9-11); default {ev.input_encoding}")
+    p.add_argument("--memo", action="store_true",
+                   help="simulate an observation an agent meets again only once (the same episodes and numbers; "
+                        "pays where screens repeat: 4.1x on Tennis at T = 500; a short run compiles more shapes)")
     p.add_argument("--out", default=default_out, help="results stem: STEM.json, STEM.csv and STEM.md are written "
                    "(a .json/.csv/.md suffix is dropped first)")
     p.add_argument("--overwrite", action="store_true", help="replace stored results made with other settings")

@@ -109,7 +109,7 @@ def shipped_lengths(model: Path) -> list[float]:
 
 
 def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path, progress: bool = True,
-             overwrite: bool = False, qcfs: str | Path | None = None, log=print) -> dict:
+             overwrite: bool = False, qcfs: str | Path | None = None, log=print, memo: bool = False) -> dict:
     """Evaluate DQN vs SNN for every game x T x percentile of `cfg`; returns the results dict.
 
     Outputs: `<stem>.json` (everything, with the resolved `cfg`), `<stem>.csv` and `<stem>.md`
@@ -123,7 +123,9 @@ def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path,
     qcfs: a QCFS fine-tuned network (`snnjax finetune`) of the one game: the SNN agents are its
     conversion (thresholds from its clip values, V(0) = V_thr / 2; `cfg.percentiles` set only the
     output layer's lambda), played against the original DQN of `checkpoint`.
-    """
+
+    memo: simulate each observation an agent meets again only once (`play.Memo`): the same
+    results, so not part of the protocol (entries made either way resume each other)."""
     import jax
 
     games = [envs.check_env_id(g) for g in games]
@@ -191,7 +193,7 @@ def run_grid(checkpoint, games: Sequence[str], cfg: EvalConfig, out: str | Path,
         prior = shipped_lengths(resolve_checkpoint(checkpoint, g))
         for t in todo:
             res = evaluate(ann, population, cfg, g, t, [x for x in time_steps if x < t], progress=progress,
-                           expected_lengths=prior)
+                           expected_lengths=prior, memo=memo)
             run = {"dqn": res["dqn"], "times": res["times"], "timing": res["timing"], "agents": {}}
             for p, agent in zip(percentiles, res["agents"]):
                 run["agents"][str(p)] = dict(agent, summary=report.summarize(agent, res["dqn"]))

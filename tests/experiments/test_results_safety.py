@@ -29,6 +29,20 @@ def _entries(path):
     return out
 
 
+def test_memo_flag_gives_the_same_results(tmp_path):
+    """`evaluate --memo` plays the same episodes with the same numbers (timing aside) and says what
+    it simulated; it is not part of the protocol: a rerun with it resumes a run without it."""
+    plain, memo = tmp_path / "plain.json", tmp_path / "memo.json"
+    assert run_main("evaluate", "-T", "5", "--out", plain, *SMALL) == 0
+    assert run_main("evaluate", "-T", "5", "--out", memo, "--memo", *SMALL) == 0
+    assert _entries(memo) == _entries(plain)
+    timing = json.loads(memo.read_text())["games"]["CartPole-v1"]["runs"]["5"]["timing"]
+    assert sum(timing["memo_computed"]) + sum(timing["memo_reused"]) == timing["decisions"] > 0
+    assert "memo_rows" not in json.loads(plain.read_text())["games"]["CartPole-v1"]["runs"]["5"]["timing"]
+    assert run_main("evaluate", "-T", "5", "--out", plain, "--memo", *SMALL) == 0
+    assert _entries(plain) == _entries(memo)
+
+
 def test_rerun_with_another_network_is_refused_then_replaced(tmp_path, capsys):
     """The network is part of the protocol: a rerun into the same --out with another checkpoint
     must not report the first network's scores as the second's."""
