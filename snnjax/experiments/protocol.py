@@ -404,7 +404,8 @@ def across_games(sums: dict[str, dict], pools: dict[str, dict], random: dict[str
     inside = not stats.missing(lo90) and 1 - margin < lo90 and hi90 < 1 + margin
     return [f"Finished games: {len(rows)}. Welch p < 0.05 (the SNN scores differently from its DQN) on "
             f"{sum(r['p_value'] < 0.05 for r in rows)} of {len(rows)}; TOST p < 0.05 (equivalent within the "
-            f"margin) on {sum(r['tost_p'] < 0.05 for r in tested)} of {len(tested)} with a margin.", "",
+            f"margin) on {sum(r['tost_p'] < 0.05 for r in tested)} of the {len(tested)} whose DQN beats the random "
+            f"agent (the margin needs it).", "",
             f"IQM across the finished games of the SNN score normalized by its DQN, (SNN - random) / (DQN - "
             f"random) per episode, games whose DQN beats random: {stats.fmt(iqm, '.3f')} (95% CI "
             f"{stats.fmt(lo, '.3f')} .. {stats.fmt(hi, '.3f')}; 90% CI {stats.fmt(lo90, '.3f')} .. "

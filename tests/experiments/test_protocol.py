@@ -63,7 +63,7 @@ def test_choose_percentile_and_summary_by_hand():
     assert "| Pong-v5 (2 of 50 episodes so far) | 18.0 ± 2.8 | 19.0 ± 1.4 | 99.99 |" in text
     assert "| Pong-v5 (2 of 50 episodes so far) | 99.9 | 9.0 ± 1.4 |" in text and "| Boxing-v5 | 99.9 | 10.0 ± 1.6 |" in text
     assert "Finished games: 1. Welch p < 0.05 (the SNN scores differently from its DQN) on 0 of 1; TOST p < 0.05 " \
-           "(equivalent within the margin) on 1 of 1 with a margin." in text
+           "(equivalent within the margin) on 1 of the 1 whose DQN beats the random agent (the margin needs it)." in text
 
 
 def test_across_games_by_hand():
@@ -73,7 +73,8 @@ def test_across_games_by_hand():
     lines = protocol.across_games({"a": row(0.9, 0.01), "b": row(0.01, float("nan"))}, {"a": same, "b": same},
                                   {"a": 10.0, "b": 10.0}, 0.25)
     assert lines[0] == ("Finished games: 2. Welch p < 0.05 (the SNN scores differently from its DQN) on 1 of 2; "
-                        "TOST p < 0.05 (equivalent within the margin) on 1 of 1 with a margin.")
+                        "TOST p < 0.05 (equivalent within the margin) on 1 of the 1 whose DQN beats the random "
+                        "agent (the margin needs it).")
     assert "1.000 (95% CI 1.000 .. 1.000; 90% CI 1.000 .. 1.000" in lines[2]
     assert "the SNNs are equivalent to their DQNs within 1 -/+ 0.25 (the 90% CI, a TOST at 5%, lies inside it)" in lines[2]
     worse = {"snn": {"99.9": {"scores": [10.0, 12.0, 14.0]}}, "dqn": [30.0, 30.0, 30.0]}  # normalized 0, 0.1, 0.2
