@@ -20,6 +20,11 @@
 #        (`snnjax benchmark --protocol paper --status`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! type -P snnjax >/dev/null; then
+  echo "paper_protocol.sh: no snnjax command on PATH: activate the project's environment first" \
+       "(. .venv/bin/activate; setup: README.md)" >&2
+  exit 2
+fi
 if [ "${1:-}" = status ]; then
   logs="${2:-runs}"
   for d in "$logs"/paper_protocol_claims/*; do

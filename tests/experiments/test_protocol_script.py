@@ -1,7 +1,8 @@
 """`evaluate/paper_protocol.sh`, the resumable job queue of the paper-protocol run, with a fake
 `snnjax` on PATH that records its calls: every job is played once, a stale claim is taken over,
 a failed or deferred job is retried by the next start, Figure 1 follows its game's
-tables, the deadline is passed on, and `status` names the jobs running."""
+tables, the deadline is passed on, `status` names the jobs running, and without `snnjax` on PATH
+it says so."""
 
 import os
 import subprocess
@@ -77,3 +78,11 @@ def test_status_names_the_running_jobs(fake):
     assert r.stdout.splitlines() == [f"running: tables:Boxing-v5, worker {worker.pid}: "
                                      "eval Boxing-v5 T=500: step 10 of about 20 (50%)"]
     assert calls(log) == ["benchmark --protocol paper --status"]
+
+
+def test_without_snnjax_on_path_it_says_so(tmp_path):
+    """Run outside the project's environment, the script stops at once and says what to do."""
+    r = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "logs")], env={"PATH": "/usr/bin:/bin"},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "no snnjax command on PATH" in r.stderr and ".venv/bin/activate" in r.stderr
+    assert not (tmp_path / "logs").exists()
