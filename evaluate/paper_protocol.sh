@@ -28,7 +28,7 @@ fi
 if [ "${1:-}" = status ]; then
   logs="${2:-runs}"
   for d in "$logs"/paper_protocol_claims/*; do
-    [ -e "$d/done" ] && continue
+    [ -e "$d/done" ] || [ -e "$d/ended" ] && continue  # finished, or deferred/failed while its worker goes on
     pid=$(cat "$d/pid" 2>/dev/null) || continue
     grep -qs paper_protocol "/proc/$pid/cmdline" || continue  # ended, or its worker is gone
     echo "running: ${d##*/}, worker $pid: $(grep -v '^worker' "$logs/paper_protocol_$pid.log" | tail -n 1)"
@@ -86,6 +86,7 @@ worker() {
     if snnjax benchmark --protocol paper --games "$game" --figure1 only "${until[@]}" --no-progress >> "$log" 2>&1; then
       touch "$claims/figure1:$game/done"
     fi
+    touch "$claims/figure1:$game/ended"
   done
 }
 

@@ -69,6 +69,10 @@ def test_status_names_the_running_jobs(fake):
     worker = subprocess.Popen(["bash", "-c", "exec -a paper_protocol_worker sleep 60"])
     try:
         (claim / "pid").write_text(f"{worker.pid}\n")
+        deferred = logs / "paper_protocol_claims" / "tables:Pong-v5"  # deferred; its worker went on to Boxing
+        deferred.mkdir()
+        (deferred / "pid").write_text(f"{worker.pid}\n")
+        (deferred / "ended").touch()
         (logs / f"paper_protocol_{worker.pid}.log").write_text(
             "worker 1: tables:Boxing-v5\nBoxing-v5: block 1/2\neval Boxing-v5 T=500: step 10 of about 20 (50%)\n")
         r = subprocess.run(["bash", str(SCRIPT), "status", str(logs)], env=env, capture_output=True, text=True,
