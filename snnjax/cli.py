@@ -496,6 +496,11 @@ def cmd_benchmark(args) -> int:
         command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
         write = functools.partial(protocol.write_report, Path(args.out), proto=proto, models_dir=Path(args.models),
                                    command=command, benchmarks=_benchmarks_md(args))
+
+        def write_now():  # the report from everything stored, Figure 1 and its games in progress with it
+            results, figs, _ = protocol.load(results_dir, proto)
+            write(results, figs=figs, pending=protocol.figure1_pending(results_dir, proto))
+
         deadline = parse_deadline(args.deadline)
         deferred = []
         for g in games if args.figure1 != "only" else []:  # the report after every game: a kill leaves it current
@@ -503,14 +508,13 @@ def cmd_benchmark(args) -> int:
                                   progress=not args.no_progress, deadline=deadline)
             deferred += [g for g, r in played.items() if "deferred" in r]
             if played:
-                write(protocol.load(results_dir, proto)[0])
+                write_now()
         if args.figure1:
             figs = protocol.figure1([g for g in protocol.FIGURE1_GAMES if g in games], Path(args.models), results_dir,
                                     Path(args.out).parent / "docs", proto, overwrite=args.overwrite,
                                     progress=not args.no_progress, deadline=deadline)
             deferred += [f"Figure 1 {g}" for g, f in figs.items() if "deferred" in f]
-        results, figs, _ = protocol.load(results_dir, proto)
-        write(results, figs=figs)
+        write_now()
         print(f"wrote the paper-protocol section of {args.out}; per-game results in {results_dir}")
         if deferred:
             print(f"deferred (would not end before --deadline {args.deadline}): {', '.join(deferred)}; "

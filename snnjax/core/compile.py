@@ -18,6 +18,7 @@ the default compile's float32 convolutions are within 0.5-0.9x of the option's.
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 
 import jax
@@ -35,6 +36,38 @@ def fast_options_supported() -> bool:
         return True
     except Exception:  # noqa: BLE001 - any rejection means "not supported here"
         return False
+
+
+INT8_DOT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags of int8 dot-product units
+INT8_ENV = "SNNJAX_INT8"  # "auto" (default), "int8" or "float32": how spikes x int8 kernels are summed
+
+
+def cpu_has_int8_dots(flags: str) -> bool:
+    """Whether a CPU with these /proc/cpuinfo `flags` has int8 dot-product units (VNNI or AMX)."""
+    return bool(set(flags.split()) & set(INT8_DOT_FLAGS))
+
+
+@functools.cache
+def int8_dots_fast() -> bool:
+    """Whether spikes x int8 kernels run faster as int8 x int8 -> int32 than as float32 here.
+
+    Accelerators and CPUs with int8 dot-product units (`INT8_DOT_FLAGS`): yes (on a CPU with AMX,
+    2.7-5.4x the float32 program, BENCHMARKS.md). A CPU without them (AVX2 only): no, XLA's int8
+    products there ran at half the speed of the float32 ones (`bench/arithmetic.py`). The
+    environment variable SNNJAX_INT8 = "int8" or "float32" overrides the choice; both are exact."""
+    choice = os.environ.get(INT8_ENV, "auto")
+    if choice not in ("auto", "int8", "float32"):
+        raise ValueError(f"{INT8_ENV}={choice!r}; allowed: auto, int8, float32")
+    if choice != "auto":
+        return choice == "int8"
+    if jax.default_backend() != "cpu":
+        return True
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1] for line in f if line.startswith("flags")), "")
+    except OSError:
+        return True  # no /proc/cpuinfo (not Linux): keep the int8 program
+    return cpu_has_int8_dots(flags)
 
 
 def takes_int8(*args, **kwargs) -> bool:

@@ -433,8 +433,8 @@ def run(games: Sequence[str], models_dir: Path, results_dir: Path, results_md: P
     agg = aggregate(results)
     fig = None
     if agg["points"]:
-        plots.normalized_scatter(agg, docs / "benchmark_figure1.png")
-        fig = "docs/benchmark_figure1.png"
+        plots.normalized_scatter(agg, docs / "normalized_scores.png")
+        fig = "docs/normalized_scores.png"
     report.write_section(results_md, section(results, games, fig, "snnjax benchmark --games paper"), BEGIN, END)
     if benchmarks_md is not None:
 

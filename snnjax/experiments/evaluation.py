@@ -26,7 +26,7 @@ from snnjax.core.validate import ValidationError
 from snnjax.rl import agents, envs
 from snnjax.rl.config import EvalConfig
 from snnjax.rl.play import play
-from snnjax.snn import SpikingNetwork, check_args, float32_only
+from snnjax.snn import SpikingNetwork, check_args, float32_only, for_this_machine
 from snnjax.snn import readout as ro
 
 
@@ -41,7 +41,8 @@ def stack_networks(nets: Sequence[SpikingNetwork]) -> SpikingNetwork:
     program): otherwise all are simulated in float32. Int8 kernels equal in every network (one
     DQN converted at several percentiles) are stored once, without the agent axis
     (`snn.shares_kernels`): the simulator then runs each layer as one convolution over all
-    networks' observations."""
+    networks' observations. The int8 kernels in their fastest exact form on this machine
+    (`snn.for_this_machine`)."""
     if not all(n.int8 for n in nets):
         nets = [float32_only(n) for n in nets]
     first = nets[0]
@@ -51,7 +52,7 @@ def stack_networks(nets: Sequence[SpikingNetwork]) -> SpikingNetwork:
     pop = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *nets)
     if first.int8 and all(np.array_equal(q.kernel, q0.kernel) for n in nets[1:] for q, q0 in zip(n.int8, first.int8)):
         pop = pop.replace(int8=tuple(q.replace(kernel=q0.kernel) for q, q0 in zip(pop.int8, first.int8)))
-    return pop
+    return for_this_machine(pop)
 
 
 def check_game(ann: SpikingNetwork, env_id: str) -> None:
@@ -64,14 +65,16 @@ def check_game(ann: SpikingNetwork, env_id: str) -> None:
 
 def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: EvalConfig, env_id: str,
              time_steps: int, cr_times: Sequence[int] = (), progress: bool = True,
-             expected_lengths: Sequence[float] = (), heartbeat=None, memo: bool = False) -> dict:
+             expected_lengths: Sequence[float] = (), heartbeat=None, memo: bool = False,
+             deadline: float | None = None) -> dict:
     """Play every SNN agent of `population` at T = `time_steps` and the DQN `ann` on `env_id`
     for `cfg.episodes` episodes each, under `cfg`'s protocol (eps, cap, seed, readout, V(0)).
 
     expected_lengths: episode lengths known beforehand (the shipped model's evaluation
     episodes), the progress bar's prior (`play.expected_decisions`). heartbeat: where a play
     without a progress bar writes a progress line every 10 minutes (`play.play`). memo: simulate
-    each observation an agent meets again only once (`play.Memo`: the same episodes).
+    each observation an agent meets again only once (`play.Memo`: the same episodes). deadline:
+    a `time.time()` the play must end by, else it stops early (`play.play`, PastDeadline).
 
     Returns a dict: per agent the episode scores, lengths and conversion rates per readout
     (at T and at every any-time step of `cr_times` < T), the DQN's scores, and timings.
@@ -87,7 +90,7 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: Eva
     agent = agents.side_by_side(snn, agents.dqn_agent(ann, cfg.eps))
     res = play(agent, (stack_networks(population), ann), env_id, E, num_agents=P + 1, seed=cfg.seed,
                max_episode_steps=cfg.max_episode_steps, count=("match",), progress=progress,
-               expected_lengths=expected_lengths, heartbeat=heartbeat, memo=memo,
+               expected_lengths=expected_lengths, heartbeat=heartbeat, memo=memo, deadline=deadline,
                desc=f"eval {env_id} T={time_steps}")
     cr = res.counts["match"] / np.maximum(res.decisions[:P, :, None, None], 1)  # [P, E, 3, K]
     return {

@@ -93,15 +93,16 @@ def _eval_cfg(proto: PaperProtocol, episodes: int, seed: int):
 
 
 def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, progress: bool,
-          lengths: Sequence[float] = (), log=None) -> dict:
+          lengths: Sequence[float] = (), log=None, deadline: float | None = None) -> dict:
     """One population run: every SNN and the DQN on the same `episodes` envs of run seed `seed`.
     lengths: the DQN's episode lengths known so far (the progress bar's prior); log: where a play
     without a progress bar reports its progress (`play.progress_line`). Each observation an
-    agent meets again is simulated once (`play.Memo`: the same episodes as without it)."""
+    agent meets again is simulated once (`play.Memo`: the same episodes as without it).
+    deadline: raises `play.PastDeadline` once the play's pace shows it would end later."""
     from snnjax.experiments.evaluation import evaluate
 
     res = evaluate(ann, snns, _eval_cfg(proto, episodes, seed), game, proto.time_steps, progress=progress,
-                   expected_lengths=lengths, heartbeat=log, memo=True)
+                   expected_lengths=lengths, heartbeat=log, memo=True, deadline=deadline)
     return {"seed": seed,
             "snn": {str(p): {"scores": a["scores"], "lengths": a["lengths"], "decisions": a["decisions"],
                              "conversion_rate": {r: a["conversion_rate"][r] for r in ro.READOUTS}}
@@ -223,8 +224,11 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     (`estimate_s` x ESTIMATE_SLACK; episode lengths of this game's plays, else of its shipped
     DQN's evaluation; `game_pace`, with `pace` (`paces` of the other games) as its fallback) would
     run past it is not started, and the game is left unfinished (`res["deferred"]` says which play
-    and why; not stored): a block cut off by the deadline would be lost whole."""
+    and why; not stored): a block cut off by the deadline would be lost whole. A play that was
+    started but whose pace shows it would end after the deadline (a slower machine than the
+    stored plays') stops early (`play.PastDeadline`), deferred the same way."""
     from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.play import PastDeadline
 
     params, meta = load_qnetwork(model)
     game = meta["env_id"]
@@ -255,10 +259,18 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     ann, cal_stats = _calibrate(params, meta, proto, proto.percentiles, progress)  # one pass serves both p
     snns = [methods.Percentile().build(ann, cal_stats, p) for p in proto.percentiles]
     log(f"{game}: calibrated on {proto.calibration_frames} frames ({time.perf_counter() - t0:.0f} s)")
+    def stopped(what: str, exc: PastDeadline) -> dict:
+        res["deferred"] = f"{what}: {exc}"
+        log(f"{game}: {res['deferred']} (a later run plays it)")
+        return res
+
     if "validation" not in res:
         log(f"{game}: validation, {proto.validation_episodes} episodes per percentile at T = {proto.time_steps}")
-        res["validation"] = _play(ann, snns, game, proto, proto.validation_episodes, VALIDATION_SEED + proto.seed,
-                                  progress, episode_lengths([], model), log)
+        try:
+            res["validation"] = _play(ann, snns, game, proto, proto.validation_episodes, VALIDATION_SEED + proto.seed,
+                                      progress, episode_lengths([], model), log, deadline)
+        except PastDeadline as exc:
+            return stopped("validation", exc)
         res["validation"]["best_percentile"] = choose_percentile(res["validation"])
         write_json(out, res)
         log(f"{game}: p = {res['validation']['best_percentile']} chosen; {_pace(res['validation'])}")
@@ -268,8 +280,11 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
         if too_long(f"block {k + 1}", n):
             return res
         log(f"{game}: block {k + 1}/{len(proto.blocks)} ({n} episodes per agent, T = {proto.time_steps})")
-        res["blocks"][str(k)] = _play(ann, snns, game, proto, n, proto.seed + k, progress,
-                                      episode_lengths(stored_plays(res), model), log)
+        try:
+            res["blocks"][str(k)] = _play(ann, snns, game, proto, n, proto.seed + k, progress,
+                                          episode_lengths(stored_plays(res), model), log, deadline)
+        except PastDeadline as exc:
+            return stopped(f"block {k + 1}", exc)
         write_json(out, res)
         log(f"{game}: block {k + 1} stored; {_pace(res['blocks'][str(k)])}")
     return res
@@ -431,9 +446,11 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
     Stored in the sweep's results format ({"games": {game: {"runs": {T: {"agents": {p: ...},
     "dqn": ...}}}}}), so `plots.figure1` draws it; resumable per run. deadline: as in `run_game`,
     per run, from the episode lengths of the game's protocol `plays` and `pace` seconds per
-    decision (a validation's: 10 episodes per agent, as here)."""
+    decision (a validation's: 10 episodes per agent, as here); a run whose pace shows it would
+    end later stops early (`play.PastDeadline`)."""
     from snnjax.experiments.evaluation import evaluate
     from snnjax.nets.checkpoint import load_qnetwork
+    from snnjax.rl.play import PastDeadline
 
     params, meta = load_qnetwork(model)
     game = meta["env_id"]
@@ -463,8 +480,13 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
             log(f"{game}: {res['deferred']}; not started (a later run plays it)")
             return res
         log(f"{game}: Figure 1, T = {t}, p = {', '.join(map(str, ps))} ({episodes} episodes)")
-        r = evaluate(ann, [method.build(ann, cal_stats, p) for p in ps], cfg, game, t, progress=progress,
-                     expected_lengths=lengths, heartbeat=log, memo=True)
+        try:
+            r = evaluate(ann, [method.build(ann, cal_stats, p) for p in ps], cfg, game, t, progress=progress,
+                         expected_lengths=lengths, heartbeat=log, memo=True, deadline=deadline)
+        except PastDeadline as exc:
+            res["deferred"] = f"Figure 1, T = {t}: {exc}"
+            log(f"{game}: {res['deferred']} (a later run plays it)")
+            return res
         runs[str(t)] = {"agents": {str(p): {"scores": a["scores"], "lengths": a["lengths"],
                                             "conversion_rate": a["conversion_rate"]} for p, a in zip(ps, r["agents"])},
                         "dqn": r["dqn"], "timing": r["timing"]}
@@ -529,17 +551,46 @@ def figure1_summary(res: dict, game: str) -> dict:
             "episodes": st["episodes"], "pearson_t": pearson(t_pts), "pearson_p": pearson(p_pts)}
 
 
-def figure1_markdown(figs: dict[str, dict], episodes: int) -> str:
-    lines = ["### Figure 1: score and conversion rate against T and against p", "",
-             f"{episodes} episodes per point; left panel at the game's percentile (chosen on validation episodes), "
-             f"right panel at T = {next(iter(figs.values()))['p_sweep_t'] if figs else 500}. Pearson r of the mean "
-             "SNN score against the mean conversion rate:", "",
-             "| Game | p | r (against T) | r (against p) |", "|---|---|---|---|"]
-    for g, f in figs.items():
-        lines.append(f"| {g} | {f['percentile']} | {stats.fmt(f['pearson_t'], '.2f')} | {stats.fmt(f['pearson_p'], '.2f')} |")
-    lines.append("")
+def figure1_markdown(figs: dict[str, dict], pending: dict[str, str] | None = None) -> str:
+    """RESULTS.md's Figure 1: the drawn games' Pearson r and PNGs (`figs`, as `load`), and the
+    games whose runs are not all played yet ({game: "k of n runs"}, as `figure1_pending`)."""
+    lines = ["### Figure 1: score and conversion rate against T and against p", ""]
+    if figs:
+        first = next(iter(figs.values()))
+        lines += [f"{first['episodes']} episodes per point; left panel at the game's percentile (chosen on validation "
+                  f"episodes), right panel at T = {first['p_sweep_t']}. Pearson r of the mean SNN score against the "
+                  "mean conversion rate:", "",
+                  "| Game | p | r (against T) | r (against p) |", "|---|---|---|---|"]
+        lines += [f"| {g} | {f['percentile']} | {stats.fmt(f['pearson_t'], '.2f')} | {stats.fmt(f['pearson_p'], '.2f')} |"
+                  for g, f in figs.items()]
+        lines.append("")
+    if pending:
+        lines += ["Not drawn until all of a game's runs are played (`snnjax benchmark --protocol paper --figure1`): "
+                  + "; ".join(f"{g}, {state}" for g, state in pending.items()) + ".", ""]
     lines += [f"![Figure 1, {g}]({f['png']})" for g, f in figs.items()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def figure1_progress(res: dict | None, game: str, proto: PaperProtocol) -> str:
+    """How much of one game's Figure 1 is played: "finished" or "k of n runs" (`figure1_left`)."""
+    left = figure1_left(res, game, proto)
+    total = len(figure1_left({"settings": res["settings"]} if res else None, game, proto))
+    return "finished" if not left else f"{total - len(left)} of {total} runs"
+
+
+def figure1_pending(results_dir: Path, proto: PaperProtocol, games: Sequence[str] = FIGURE1_GAMES) -> dict[str, str]:
+    """{game: "k of n runs"} for each game of `games` whose Figure 1 in `results_dir` is not
+    complete (`figure1_progress`; "0 of n runs" where nothing is stored); {} where no Figure 1 run
+    is stored at all (a run without Figure 1)."""
+    if not any((results_dir / f"figure1_{g}.json").is_file() for g in games):
+        return {}
+    out = {}
+    for g in games:
+        path = results_dir / f"figure1_{g}.json"
+        res = read_json(path, "Figure 1 results file") if path.is_file() else None
+        if res is None or not figure1_complete(res, g):
+            out[g] = figure1_progress(res, g, proto)
+    return out
 
 
 def provenance_means(models_dir: Path, games: Sequence[str], key: str) -> dict[str, float]:
@@ -580,8 +631,8 @@ def load(results_dir: Path, proto: PaperProtocol | None = None) -> tuple[dict[st
 
 
 def section(results: dict[str, dict], proto: PaperProtocol, models_dir: Path, command: str,
-            figs: dict[str, dict] | None = None) -> str:
-    """RESULTS.md's paper-protocol section, from the stored results."""
+            figs: dict[str, dict] | None = None, pending: dict[str, str] | None = None) -> str:
+    """RESULTS.md's paper-protocol section, from the stored results; Figure 1 as `figure1_markdown`."""
     done = sum(1 for r in results.values() if finished(r, proto))
     title = "## The paper's benchmark at the paper's protocol" if not proto.deviations() else \
         "## The paper's benchmark, run small (not the paper's protocol)"
@@ -591,8 +642,8 @@ def section(results: dict[str, dict], proto: PaperProtocol, models_dir: Path, co
             "episodes.", "", ""]
     body = "\n".join(head) + markdown(results, proto, provenance_means(models_dir, results, "random_agent"),
                                        provenance_means(models_dir, results, "evaluation"))
-    if figs:
-        body += "\n" + figure1_markdown(figs, next(iter(figs.values()))["episodes"])
+    if figs or pending:
+        body += "\n" + figure1_markdown(figs or {}, pending)
     return body
 
 
@@ -640,10 +691,8 @@ def remaining(results_dir: Path, models_dir: Path, proto: PaperProtocol, games: 
         if g in FIGURE1_GAMES:
             path = results_dir / f"figure1_{g}.json"
             fres = read_json(path, "Figure 1 results file") if path.is_file() else None
-            fleft = figure1_left(fres, g, proto)
-            left += [(pace["validation"], e, a, r) for _, e, a, r in fleft]
-            total = len(figure1_left(None, g, proto))
-            fig = "finished" if not fleft else f"{total - len(fleft)} of {total} runs"
+            left += [(pace["validation"], e, a, r) for _, e, a, r in figure1_left(fres, g, proto)]
+            fig = figure1_progress(fres, g, proto)
         lengths = episode_lengths(stored_plays(res or {}), model)
         blocks = len((res or {}).get("blocks", {}))
         state = ("finished" if res and finished(res, proto) else "not started" if not res or "validation" not in res
@@ -707,10 +756,11 @@ def throughput_markdown(results: dict[str, dict]) -> str:
 
 
 def write_report(path: Path, results: dict[str, dict], proto: PaperProtocol, models_dir: Path, command: str,
-                 figs: dict[str, dict] | None = None, benchmarks: Path | None = None) -> None:
+                 figs: dict[str, dict] | None = None, benchmarks: Path | None = None,
+                 pending: dict[str, str] | None = None) -> None:
     """RESULTS.md's paper-protocol section and BENCHMARKS.md's throughput section
     (`report.write_section`), from the stored results."""
-    report.write_section(path, section(results, proto, models_dir, command, figs), BEGIN, END)
+    report.write_section(path, section(results, proto, models_dir, command, figs, pending), BEGIN, END)
     if benchmarks is not None:
         report.write_section(benchmarks, throughput_markdown(results), *report.bench_markers("paper-protocol"),
                              empty="# Benchmarks\n")

@@ -37,8 +37,10 @@ DEVIATIONS = (
      "compute: no weights can be downloaded here; a recipe study found no recipe that beats the shipped "
      "networks at one CPU-hour per game (`BENCHMARKS.md`)"),
     ("Weights", "float32", "int8 with one float32 scale per output channel; spikes propagate as int8 x int8 "
-     "-> int32, exact", "4x smaller files; the simulation runs 2.7-5.4x faster than the same program on float32 "
-     "(`BENCHMARKS.md`)"),
+     "-> int32, exact (on CPUs without int8 dot-product units the same integers are summed in float32: "
+     "bit-identical)", "4x smaller files; the simulation runs 2.7-5.4x faster than the same program on float32 "
+     "on a CPU with int8 units (AMX); 1.1x on an AVX2-only one, where int8 products would run at half the "
+     "speed (`BENCHMARKS.md`)"),
     ("Emulator", "ALE (version and sticky actions not stated)", "envpool `-v5`: no sticky actions "
      "(repeat_action_probability 0), minimal action set, FIRE at reset",
      "envpool runs hundreds of environments in C++; the settings follow Mnih et al. (2015)"),
@@ -121,15 +123,16 @@ def build(root: Path, old: str = "", log=print) -> str:
     facts = model_facts(models)
     results, figs, proto = protocol.load(root / "results" / "paper_protocol")
     parts = [intro(facts)]
+    pending = protocol.figure1_pending(root / "results" / "paper_protocol", proto)
     parts.append(block(protocol.BEGIN, protocol.section(results, proto, models, "snnjax benchmark --protocol paper",
-                                                        figs), protocol.END))
+                                                        figs, pending), protocol.END))
     parts.append(block(DEV_BEGIN, deviations_markdown(proto, facts), DEV_END))
     bench = {}
     for f in sorted((root / "results" / "benchmark").glob("*.json")):
         bench[f.stem] = read_json(f, "benchmark results file")
     if bench:
         games = [g for g in report.paper_table(1) if g in bench] + [g for g in bench if g not in report.paper_table(1)]
-        fig = "docs/benchmark_figure1.png" if (root / "docs" / "benchmark_figure1.png").is_file() else None
+        fig = "docs/normalized_scores.png" if (root / "docs" / "normalized_scores.png").is_file() else None
         parts.append(block(benchmark.BEGIN, benchmark.section(bench, games, fig, "snnjax benchmark --games paper"),
                            benchmark.END))
     for begin, end, script in CARRIED:

@@ -68,6 +68,17 @@ def expected_steps(t: int, finished: Sequence[float], prior: Sequence[float], ca
 
 
 HEARTBEAT_S = 600.0  # seconds between progress lines when no progress bar is drawn
+DEADLINE_CHECK_S = 300.0  # a play with a deadline first weighs its pace against it after this long
+
+
+class PastDeadline(Exception):
+    """A play stopped because at its pace so far it would end after its deadline."""
+
+
+def projected_end(t: int, total: int, elapsed: float, now: float) -> float:
+    """When a play at step t of about `total` (`expected_steps`) ends at its pace so far (steps
+    per second since the start, `elapsed` seconds ago): a `time.time()` if `now` is one."""
+    return now + (total - t) * elapsed / max(t, 1)
 
 
 def progress_line(desc: str, t: int, total: int, over: int, episodes: int, decisions: int, elapsed: float,
@@ -76,8 +87,9 @@ def progress_line(desc: str, t: int, total: int, over: int, episodes: int, decis
     `total` (`expected_steps`), episodes over, decisions/s of every agent (the DQN's too) and the
     time left at the pace so far (steps per second since the start), with the clock time it ends
     (local, HH:MM; `now` a time.time(), default the present)."""
-    left = (total - t) * elapsed / max(t, 1)
-    end = time.strftime("%H:%M", time.localtime((time.time() if now is None else now) + left))
+    now = time.time() if now is None else now
+    left = projected_end(t, total, elapsed, now) - now
+    end = time.strftime("%H:%M", time.localtime(now + left))
     return (f"{desc}: step {t:,} of about {total:,} ({100 * t / max(total, 1):.0f}%), {over} of {episodes} "
             f"episodes over, {decisions / max(elapsed, 1e-9):.1f} agent decisions/s, about {left / 60:.0f} min left "
             f"(ends about {end})")
@@ -177,7 +189,7 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
          on_step: Callable[[np.ndarray, np.ndarray], bool] | None = None,
          distributed: bool = True, expected_lengths: Sequence[float] = (), compact: bool = True,
          heartbeat: Callable[[str], None] | None = None, heartbeat_s: float = HEARTBEAT_S,
-         memo: bool = False) -> PlayResult:
+         memo: bool = False, deadline: float | None = None) -> PlayResult:
     """Play one episode in each of `episodes` envs per agent (no short-episode bias).
 
     params: the agent's params (e.g. a stacked SNN population and the DQN side by side).
@@ -195,6 +207,10 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     the same episodes; the agent's greedy part must treat every row alone, as all agents of
     `snnjax.rl.agents` do); replaces `compact`. timing then also holds "memo_computed" and
     "memo_reused" (per agent, this process's envs) and "memo_rows".
+    deadline: a `time.time()`: from DEADLINE_CHECK_S seconds on, and every `heartbeat_s` after,
+    the play weighs the end its pace so far projects (`projected_end`) against it and raises
+    PastDeadline if it would end later (one process only): a machine slower than the estimate
+    that started the play loses minutes, not the whole play.
     """
     from tqdm.auto import tqdm
 
@@ -235,6 +251,8 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     policy_s, t, t_start = 0.0, 0, time.perf_counter()
     beat = heartbeat if bar.disable and on_step is None and jax.process_index() == 0 else None
     next_beat = t_start + heartbeat_s
+    check = deadline is not None and on_step is None and jax.process_count() == 1
+    next_check = t_start + DEADLINE_CHECK_S
     obs, _ = env.reset()
     while np.any(done < quota):
         active = ~tracker.resetting & (done < quota)
@@ -282,6 +300,17 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
             beat(progress_line(desc, t, max(expected_steps(t, lengths[done > 0], prior, cap), t),
                                int((done > 0).sum()), done.size, int(decisions.sum()), now - t_start))
             next_beat = now + heartbeat_s
+        if check and time.perf_counter() >= next_check:
+            now = time.perf_counter()
+            total = max(expected_steps(t, lengths[done > 0], prior, cap), t)
+            end = projected_end(t, total, now - t_start, time.time())
+            if end > deadline and np.any(done < quota):
+                bar.close()
+                env.close()
+                hhmm = lambda x: time.strftime("%H:%M", time.localtime(x))  # noqa: E731
+                raise PastDeadline(f"{desc}: at step {t:,} of about {total:,} after {(now - t_start) / 60:.0f} min "
+                                   f"it would end about {hhmm(end)}, past the deadline {hhmm(deadline)}; stopped")
+            next_check = now + heartbeat_s
     wall = time.perf_counter() - t_start
     bar.total = bar.n
     bar.close()

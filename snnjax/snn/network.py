@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from snnjax.core.compile import int8_dots_fast
 from snnjax.core.validate import ValidationError
 
 KINDS = ("conv", "dense")
@@ -125,6 +126,37 @@ def with_int8_if_exact(net: SpikingNetwork) -> SpikingNetwork:
         return net
 
 
+EXACT_SUM_LIMIT = 2**24  # float32 holds every integer below it exactly
+
+
+def fan_in(net: SpikingNetwork, l: int) -> int:
+    """Inputs summed per neuron of layer l (conv: kh x kw x C_in; dense: rows), also for a
+    population (a leading agent axis)."""
+    shape = net.weights[l].shape
+    return int(np.prod(shape[-4:-1])) if net.kinds[l] == "conv" else int(shape[-2])
+
+
+def int8_as_float32(net: SpikingNetwork) -> SpikingNetwork:
+    """The int8 factorization with its kernels as integer-valued float32 (|k| <= 127).
+
+    Spikes (0/1) x these kernels sum in float32 exactly: every partial sum is an integer of at
+    most fan_in x 127 < 2^24 (3136 x 127 for the Nature-DQN's widest layer), whatever the order of
+    summation, so the currents, spikes and actions are bit for bit those of the int8 program.
+    For CPUs whose float32 products are faster than their int8 ones (`compile.int8_dots_fast`).
+    A network without the factorization, or with a layer too wide for exact sums, is returned
+    unchanged."""
+    if not net.int8 or any(fan_in(net, l) * 127 >= EXACT_SUM_LIMIT for l in range(net.num_layers)):
+        return net
+    return net.replace(int8=tuple(q.replace(kernel=q.kernel.astype(jnp.float32)) for q in net.int8))
+
+
+def for_this_machine(net: SpikingNetwork) -> SpikingNetwork:
+    """`net` in the exact form that runs fastest here: int8 kernels where int8 products are fast
+    (`compile.int8_dots_fast`), else `int8_as_float32`; bit-identical results either way. Apply
+    before jit: a program that takes no int8 array gets the fast float32 compile option."""
+    return net if int8_dots_fast() else int8_as_float32(net)
+
+
 def shares_kernels(pop: SpikingNetwork) -> bool:
     """Whether a population (networks stacked on a leading agent axis) holds ONE int8 kernel per
     layer for all its networks: kernels without the agent axis (`stack_networks` stores them so
@@ -184,11 +216,14 @@ def _conv(net: SpikingNetwork, l: int, x, w, out_type):
 
 
 def _int_sum(net: SpikingNetwork, l: int, x: jax.Array) -> jax.Array:
-    """sum_i kernel[i, c] x[i] in int32 for int8 spikes x (0/1): exact."""
+    """sum_i kernel[i, c] x[i] for spikes x (0/1): exact. An int8 kernel sums in int32; an
+    integer-valued float32 one (`int8_as_float32`) in float32, also exact (float32 result)."""
     k = net.int8[l].kernel
+    out = jnp.int32 if k.dtype == jnp.int8 else jnp.float32
+    x = x.astype(k.dtype)
     if net.kinds[l] == "conv":
-        return _conv(net, l, x, k, jnp.int32)
-    return jax.lax.dot(x.reshape(-1), k, preferred_element_type=jnp.int32)
+        return _conv(net, l, x, k, out)
+    return jax.lax.dot(x.reshape(-1), k, preferred_element_type=out)
 
 
 def spike_current(net: SpikingNetwork, l: int, s: jax.Array) -> jax.Array:
@@ -199,7 +234,7 @@ def spike_current(net: SpikingNetwork, l: int, s: jax.Array) -> jax.Array:
     if not net.int8:
         return layer_current(net, l, s)
     q = net.int8[l]
-    return _int_sum(net, l, s.astype(jnp.int8)).astype(jnp.float32) * q.scale + net.biases[l]
+    return _int_sum(net, l, s).astype(jnp.float32) * q.scale + net.biases[l]
 
 
 def input_current(net: SpikingNetwork, obs: jax.Array) -> jax.Array:

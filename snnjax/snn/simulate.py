@@ -33,6 +33,7 @@ from snnjax.snn.network import (
     SpikingNetwork,
     fanout,
     float32_only,
+    for_this_machine,
     input_current,
     prepare_input,
     spike_current,
@@ -211,7 +212,7 @@ def check_args(net: SpikingNetwork, obs, time_steps, times, input_encoding, init
 
 
 METHODS = ("auto", "chunked", "reference")
-ARITHMETIC = ("auto", "float32")
+ARITHMETIC = ("auto", "int8", "float32")
 
 
 def auto_chunk(batch: int, time_steps: int, rows: int = 64, max_chunk: int = 64) -> int:
@@ -309,6 +310,9 @@ def simulate(net: SpikingNetwork, obs, time_steps: int, times: Sequence[int] | N
     over them (results identical to one device). fast_compile: the CPU convolution option of
     `snnjax.core.compile` where the installed JAX accepts it. group: observations per vmap, run one
     group after another (`group_rows` unless given; 0 = the whole batch in one vmap).
+    arithmetic: "auto" (a network with the int8 factorization in its fastest exact form here,
+    `for_this_machine`: int8 products or the same integers in float32, bit-identical), "int8"
+    (the network as given) or "float32" (`float32_only`: float weights, the comparison path).
     """
     times = check_args(net, obs, time_steps, times, input_encoding, initial_potential)
     if method not in METHODS:
@@ -317,6 +321,8 @@ def simulate(net: SpikingNetwork, obs, time_steps: int, times: Sequence[int] | N
         raise SimulationError(f"unknown arithmetic {arithmetic!r}; allowed: {ARITHMETIC}")
     if arithmetic == "float32":
         net = float32_only(net)
+    elif arithmetic == "auto":
+        net = for_this_machine(net)
     obs = jnp.asarray(obs)
     batch = obs.shape[: obs.ndim - len(net.obs_shape)]
     flat = obs.reshape((-1, *net.obs_shape))

@@ -48,3 +48,25 @@ def test_fastjit_caches_per_signature_and_keeps_int8_off_the_option(monkeypatch)
     jit(np.ones(3, np.float32)), jit(np.zeros(3, np.float32)), jit(np.ones(3, np.int8))
     assert calls == [False, True]  # one compile per signature; the int8 one is flagged
     assert "multiply" in jit.compiled_text()
+
+
+def test_int8_dot_units_from_cpu_flags_by_hand():
+    assert cp.cpu_has_int8_dots("fpu sse2 avx2 fma avx512f avx512_vnni")
+    assert cp.cpu_has_int8_dots("fpu avx2 amx_bf16 amx_int8 amx_tile")
+    assert cp.cpu_has_int8_dots("avx2 avx_vnni")
+    assert not cp.cpu_has_int8_dots("fpu sse2 avx avx2 fma f16c")  # AVX2 only: float32 is faster
+    assert not cp.cpu_has_int8_dots("avx512_vnnix")  # whole flags only
+
+
+@pytest.mark.parametrize("value,fast", [("int8", True), ("float32", False)])
+def test_int8_choice_follows_the_environment_variable(monkeypatch, value, fast):
+    cp.int8_dots_fast.cache_clear()
+    monkeypatch.setenv(cp.INT8_ENV, value)
+    try:
+        assert cp.int8_dots_fast() is fast
+        monkeypatch.setenv(cp.INT8_ENV, "int4")
+        cp.int8_dots_fast.cache_clear()
+        with pytest.raises(ValueError, match="SNNJAX_INT8='int4'; allowed: auto, int8, float32"):
+            cp.int8_dots_fast()
+    finally:
+        cp.int8_dots_fast.cache_clear()

@@ -94,7 +94,7 @@ def test_benchmark_cli_end_to_end_and_resume(tmp_path):
     assert play["paper"]["dqn"]["scores"] == play["low_latency"]["dqn"]["scores"]
     text = md.read_text()
     assert "| Breakout-v5 | 2 |" in text and "| Atlantis-v5 | - | not yet |" in text
-    assert (tmp_path / "docs" / "benchmark_figure1.png").is_file()
+    assert (tmp_path / "docs" / "normalized_scores.png").is_file()
     mtime = (tmp_path / "bm" / "Breakout-v5.json").stat().st_mtime
     r = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "conversion stage" not in r.stdout

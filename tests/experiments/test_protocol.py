@@ -215,19 +215,30 @@ def test_deadline_option_parsing():
 
 
 def test_partial_figure1_runs_stay_out_of_the_report(tmp_path):
-    st = {"time_steps": [50, 100], "p_sweep_t": 500, "percentile": 99.9, "readout": "robust", "episodes": 2}
+    st = {"time_steps": [50, 100], "p_sweep_t": 500, "percentile": 99.9, "percentiles": [99.9, 100.0],
+          "readout": "robust", "episodes": 2}
     agent = {"scores": [1.0, 2.0], "conversion_rate": {"robust": [0.5, 0.6]}}
     runs = {"50": {"agents": {"99.9": agent}}, "500": {"agents": {"99.9": agent, "100.0": agent}}}
     res = {"settings": st, "games": {"Breakout-v5": {"runs": runs}}}
+    proto, games = PaperProtocol(), ["Breakout-v5", "Jamesbond-v5"]
     assert not protocol.figure1_complete(res, "Breakout-v5")
-    (tmp_path / "Breakout-v5.json").write_text(json.dumps({"settings": protocol.run_settings(PaperProtocol()),
-                                                            "blocks": {}}))
+    (tmp_path / "Breakout-v5.json").write_text(json.dumps({"settings": protocol.run_settings(proto), "blocks": {}}))
+    assert protocol.figure1_pending(tmp_path, proto, games) == {}  # a run without Figure 1 does not mention it
     (tmp_path / "figure1_Breakout-v5.json").write_text(json.dumps(res))
     assert list(protocol.load(tmp_path)[0]) == ["Breakout-v5"] and protocol.load(tmp_path)[1] == {}
+    # runs 50 and 500 of 50, 100, 500; Jamesbond's default Figure 1 (five T, the p sweep at T = 500) not started
+    pending = protocol.figure1_pending(tmp_path, proto, games)
+    assert pending == {"Breakout-v5": "2 of 3 runs", "Jamesbond-v5": "0 of 5 runs"}
+    md = protocol.section(protocol.load(tmp_path)[0], proto, ROOT / "models", "cmd", {}, pending)
+    assert "Breakout-v5, 2 of 3 runs; Jamesbond-v5, 0 of 5 runs." in md and "![Figure 1" not in md
     runs["100"] = {"agents": {"99.9": agent}}
     assert protocol.figure1_complete(res, "Breakout-v5")
     (tmp_path / "figure1_Breakout-v5.json").write_text(json.dumps(res))
-    assert protocol.load(tmp_path)[1]["Breakout-v5"]["percentile"] == 99.9
+    results, figs, _ = protocol.load(tmp_path)
+    assert figs["Breakout-v5"]["percentile"] == 99.9
+    assert protocol.figure1_pending(tmp_path, proto, games) == {"Jamesbond-v5": "0 of 5 runs"}
+    md = protocol.section(results, proto, ROOT / "models", "cmd", figs, {"Jamesbond-v5": "0 of 5 runs"})
+    assert "| Breakout-v5 | 99.9 |" in md and "![Figure 1, Breakout-v5](docs/paper_figure1_Breakout-v5.png)" in md
 
 
 def test_a_block_that_would_pass_the_deadline_is_not_started(tmp_path, monkeypatch):
@@ -253,6 +264,40 @@ def test_a_block_that_would_pass_the_deadline_is_not_started(tmp_path, monkeypat
     # the game's own validation paces its first block, not the run's faster block pace (0.001 s)
     res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 150, pace={"block": 0.001})
     assert res["deferred"].startswith("block 1: about 4 min, 2 min left")
+
+
+def test_a_block_stopped_by_its_pace_is_deferred_and_not_stored(tmp_path, monkeypatch):
+    """A block started on an estimate that its own pace then shows to be too optimistic (a slower
+    machine) stops (`play.PastDeadline`): the game is deferred, nothing of the block is stored."""
+    import time
+
+    from snnjax.core.io import file_sha256
+    from snnjax.rl.play import PastDeadline
+
+    proto = PaperProtocol(episodes=4, block=2)
+    model = ROOT / "models" / "Breakout-v5.npz"
+    val = {"dqn": {"scores": [1.0], "lengths": [10]}, "snn": {"99.9": {"scores": [1.0], "decisions": [10]},
+                                                              "99.99": {"scores": [2.0], "decisions": [10]}},
+           "timing": {"wall_s": 1.0}, "best_percentile": 99.99}
+    out = tmp_path / "Breakout-v5.json"
+    stored = {"settings": dict(protocol.run_settings(proto), game="Breakout-v5", checkpoint_sha256=file_sha256(model)),
+              "validation": val, "blocks": {}}
+    out.write_text(json.dumps(stored))
+    monkeypatch.setattr(protocol, "_calibrate", lambda *a: (None, None))
+    monkeypatch.setattr(protocol.methods.Percentile, "build", lambda self, *a: None)
+    deadlines = []
+
+    def slow(*args):
+        deadlines.append(args[-1])
+        raise PastDeadline("eval Breakout-v5 T=500: at step 40 of about 900 after 5 min it would end about 23:10, "
+                           "past the deadline 20:00; stopped")
+
+    monkeypatch.setattr(protocol, "_play", slow)
+    lines, deadline = [], time.time() + 3600
+    res = protocol.run_game(model, out, proto, log=lines.append, deadline=deadline, pace={"block": 1e-4})
+    assert deadlines == [deadline]  # the play was started (the estimate fit) and given the deadline
+    assert res["deferred"].startswith("block 1: eval Breakout-v5 T=500: at step 40") and "later run" in lines[-1]
+    assert json.loads(out.read_text()) == stored  # nothing written
 
 
 def test_what_is_left_to_play_by_hand(tmp_path):

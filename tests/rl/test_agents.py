@@ -130,3 +130,26 @@ def test_progress_line_by_hand():
     assert line == ("eval Tennis-v5 T=500: step 1,000 of about 4,000 (25%), 5 of 75 episodes over, "
                     f"50.0 agent decisions/s, about 30 min left (ends about {end})")
     assert "about 0 min left" in progress_line("x", 10, 10, 3, 3, 30, 5.0)
+
+
+def test_projected_end_by_hand():
+    from snnjax.rl.play import projected_end
+
+    # 1,000 of 4,000 steps in 600 s: 3,000 more at 0.6 s each
+    assert projected_end(1000, 4000, 600.0, now=100.0) == 100.0 + 1800.0
+    assert projected_end(0, 10, 5.0, now=0.0) == 50.0  # before the first step: the elapsed time per step
+
+
+def test_a_play_that_would_end_past_its_deadline_stops(monkeypatch):
+    """Weighed against its deadline from the first check on: a play that cannot end in time raises
+    PastDeadline naming its step and pace; without a deadline the same play runs to its end."""
+    import time
+
+    from snnjax.rl import play as pl
+
+    monkeypatch.setattr(pl, "DEADLINE_CHECK_S", 0.0)
+    with pytest.raises(pl.PastDeadline, match=r"eval Pong-v5: at step 1 of about 150 .* past the deadline"):
+        pl.play(agents.random_agent(6), None, "Pong-v5", 2, max_episode_steps=150, desc="eval Pong-v5",
+                deadline=time.time() - 60)
+    res = pl.play(agents.random_agent(6), None, "Pong-v5", 2, max_episode_steps=150, deadline=time.time() + 3600)
+    assert res.lengths.tolist() == [[150, 150]]

@@ -16,7 +16,10 @@ from snnjax.snn import (
     Int8Layer,
     NotInt8Error,
     factor_int8,
+    fan_in,
     float32_only,
+    for_this_machine,
+    int8_as_float32,
     simulate,
     spike_current,
     to_int8,
@@ -139,6 +142,48 @@ def test_int8_programs_compile_without_the_fast_option(exact):
     snn, _ = exact
     assert takes_int8(snn) and not takes_int8(float32_only(snn))
     assert with_int8_if_exact(float32_only(snn)).int8  # power-of-two weights factor again
+
+
+@pytest.fixture(scope="module")
+def shipped_style():
+    """A converted network with the shipped models' int8 x per-channel scales (not powers of two):
+    its float32 sums round, its int8 sums do not."""
+    ann, obs = random_nature(6, seed=3, n_obs=6)
+    ann = ann.replace(weights=tuple(jnp.asarray(dequantize_int8(*quantize_int8(np.asarray(w)))) for w in ann.weights))
+    return convert(ann, obs, 99.0), obs
+
+
+@pytest.mark.parametrize("method,chunk", [("reference", None), ("chunked", 4)])
+def test_int8_kernels_in_float32_are_the_int8_program_bit_for_bit(shipped_style, method, chunk):
+    """Integer-valued float32 kernels sum spikes exactly (fan-in x 127 < 2^24), so
+    `int8_as_float32` reproduces the int8 program exactly, whatever the scales: every spike count,
+    potential and readout, not only the actions."""
+    snn, obs = shipped_style
+    as_f32 = int8_as_float32(snn)
+    assert as_f32.int8[1].kernel.dtype == jnp.float32 and not takes_int8(as_f32)
+    np.testing.assert_array_equal(as_f32.int8[1].kernel, np.asarray(snn.int8[1].kernel, np.float32))
+    i8 = simulate(snn, obs[:5], 17, method=method, chunk=chunk, times=(5, 17), arithmetic="int8")
+    f32 = simulate(as_f32, obs[:5], 17, method=method, chunk=chunk, times=(5, 17), arithmetic="int8")
+    assert_identical(i8, f32)
+    assert float(sum(x.sum() for x in i8.spike_counts)) > 0
+    # a network without the factorization, or too wide for exact float32 sums, is left alone
+    assert int8_as_float32(float32_only(snn)).int8 == ()
+    assert [fan_in(snn, l) for l in range(5)] == [8 * 8 * 4, 4 * 4 * 32, 3 * 3 * 64, 7 * 7 * 64, 512]
+
+
+@pytest.mark.parametrize("value,dtype", [("int8", jnp.int8), ("float32", jnp.float32)])
+def test_populations_and_auto_simulation_take_the_machines_form(shipped_style, monkeypatch, value, dtype):
+    from snnjax.core import compile as cp
+
+    snn, obs = shipped_style
+    monkeypatch.setenv(cp.INT8_ENV, value)
+    cp.int8_dots_fast.cache_clear()
+    try:
+        assert stack_networks([snn, snn]).int8[2].kernel.dtype == dtype
+        assert for_this_machine(snn).int8[0].kernel.dtype == dtype
+        assert_identical(simulate(snn, obs[:2], 9), simulate(snn, obs[:2], 9, arithmetic="int8"))
+    finally:
+        cp.int8_dots_fast.cache_clear()
 
 
 def test_bad_arithmetic_is_refused(exact):
