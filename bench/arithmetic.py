@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnjax.conversion.normalize import convert, from_qnetwork
-from snnjax.core.compile import INT8_DOT_FLAGS, FastJit, int8_dots_fast
+from snnjax.core.compile import INT8_DOT_FLAGS, FastJit, cpu_info, int8_dots_fast
 from snnjax.experiments import report
 from snnjax.experiments.evaluation import stack_networks
 from snnjax.nets.checkpoint import load_qnetwork
@@ -41,15 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cpu() -> tuple[str, list[str]]:
-    """(the CPU's model name, its int8 dot-product flags) from /proc/cpuinfo."""
-    name, flags = platform.processor() or "unknown CPU", []
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return name, flags
-    name = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("model name")), name)
-    have = next((x.split(":", 1)[1].split() for x in lines if x.startswith("flags")), [])
-    return name, [f for f in INT8_DOT_FLAGS if f in have]
+    """(the CPU's model name, its int8 dot-product flags)."""
+    name, flags = cpu_info()
+    return name or platform.processor() or "unknown CPU", [f for f in INT8_DOT_FLAGS if f in flags.split()]
 
 
 def main() -> None:

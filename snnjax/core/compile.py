@@ -62,12 +62,28 @@ def int8_dots_fast() -> bool:
         return choice == "int8"
     if jax.default_backend() != "cpu":
         return True
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1] for line in f if line.startswith("flags")), "")
-    except OSError:
+    name, flags = cpu_info()
+    if name is None:
         return True  # no /proc/cpuinfo (not Linux): keep the int8 program
     return cpu_has_int8_dots(flags)
+
+
+def cpu_info() -> tuple[str | None, str]:
+    """(the CPU's model name, its flags) from /proc/cpuinfo; (None, "") where there is none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None, ""
+    field = lambda key: next((x.split(":", 1)[1].strip() for x in lines if x.startswith(key)), "")  # noqa: E731
+    return field("model name") or "unknown CPU", field("flags")
+
+
+def machine_kind() -> str:
+    """The kind of machine a timing was measured on, as far as the simulator's speed goes:
+    "<backend>:int8" where spikes x int8 kernels run as int8 products, "<backend>:float32" where
+    they are summed in float32 (`int8_dots_fast`)."""
+    return f"{jax.default_backend()}:{'int8' if int8_dots_fast() else 'float32'}"
 
 
 def takes_int8(*args, **kwargs) -> bool:

@@ -26,6 +26,7 @@ from snnjax.core.validate import ValidationError
 from snnjax.rl import agents, envs
 from snnjax.rl.config import EvalConfig
 from snnjax.rl.play import play
+from snnjax.core.compile import machine_kind
 from snnjax.snn import SpikingNetwork, check_args, float32_only, for_this_machine
 from snnjax.snn import readout as ro
 
@@ -77,7 +78,8 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: Eva
     a `time.time()` the play must end by, else it stops early (`play.play`, PastDeadline).
 
     Returns a dict: per agent the episode scores, lengths and conversion rates per readout
-    (at T and at every any-time step of `cr_times` < T), the DQN's scores, and timings.
+    (at T and at every any-time step of `cr_times` < T), the DQN's scores, and timings (with the
+    kind of machine they were measured on, `compile.machine_kind`).
     """
     check_game(ann, env_id)
     time_steps = validate.time_steps(time_steps)[0]
@@ -102,5 +104,5 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: Eva
             "decisions": res.decisions[p].tolist(),
         } for p in range(P)],
         "dqn": {"scores": res.returns[P].tolist(), "lengths": res.lengths[P].tolist()},
-        "timing": res.timing,
+        "timing": dict(res.timing, machine=machine_kind()),
     }

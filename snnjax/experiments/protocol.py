@@ -33,6 +33,7 @@ import numpy as np
 
 from snnjax.conversion import methods
 from snnjax.core import stats, validate
+from snnjax.core.compile import machine_kind
 from snnjax.core.io import check_writable, file_sha256, make_parent, read_json, resume_results, write_json
 from snnjax.experiments import report
 from snnjax.snn import readout as ro
@@ -152,7 +153,7 @@ def run_settings(proto: PaperProtocol) -> dict:
     return _played(dict(dataclasses.asdict(proto), percentiles=list(proto.percentiles)))
 
 
-DEFAULT_PACE_S = 1 / 25  # seconds per SNN decision before any play is stored (T = 500, this CPU, two processes)
+DEFAULT_PACE_S = 1 / 25  # seconds per SNN decision before any play is stored (T = 500, a CPU with int8 units, two processes)
 ESTIMATE_SLACK = 1.1  # a play's estimate is scaled up by this before it is weighed against a deadline
 
 
@@ -167,24 +168,49 @@ def stored_plays(res: dict) -> list[dict]:
     return ([res["validation"]] if "validation" in res else []) + list(res.get("blocks", {}).values())
 
 
-def paces(results: dict[str, dict]) -> dict[str, float | None]:
-    """Seconds per SNN decision of every stored validation and of every stored block, apart: a
-    validation's 10 episodes fill fewer simulator rows than a block's 25, at a slower pace."""
-    return {"validation": pace_s([r["validation"] for r in results.values() if "validation" in r]),
-            "block": pace_s([b for r in results.values() for b in r.get("blocks", {}).values()])}
+UNTAGGED_MACHINE = "cpu:int8"  # plays stored before timings named their machine: all on CPUs with int8 units
+# Seconds per SNN decision at T = 500 on a machine kind no stored play was made on yet, measured:
+# "cpu:float32" (AVX2 only; int8 kernels summed in float32), two processes sharing 2 cores
+# (evaluate/paper_protocol.sh), 2 SNNs x 25 envs: bench/arithmetic.py's 8.9 decisions/s for one
+# process alone, about 5 each for two (Figure 1's runs there: 2.6 SNN decisions/s at T = 1000).
+MEASURED_PACE_S = {"cpu:float32": 1 / 5}
 
 
-def game_pace(res: dict, kind: str, run_pace: dict | None) -> float | None:
+def play_machine(run: dict) -> str:
+    """The kind of machine a stored play ran on (`compile.machine_kind`; UNTAGGED_MACHINE if its
+    timing does not say)."""
+    return run["timing"].get("machine", UNTAGGED_MACHINE)
+
+
+def paces(results: dict[str, dict], machine: str | None = None) -> dict[str, float | None]:
+    """Seconds per SNN decision of every stored validation and of every stored block, apart (a
+    validation's 10 episodes fill fewer simulator rows than a block's 25, at a slower pace), over
+    the plays made on `machine` (default: this one's kind, `compile.machine_kind`); where none
+    was, MEASURED_PACE_S of the machine kind, else every play's: a machine without int8 units
+    runs a decision several times as long as one with them."""
+    machine = machine or machine_kind()
+    plays = {"validation": [r["validation"] for r in results.values() if "validation" in r],
+             "block": [b for r in results.values() for b in r.get("blocks", {}).values()]}
+    return {k: pace_s([p for p in ps if play_machine(p) == machine]) or MEASURED_PACE_S.get(machine) or pace_s(ps)
+            for k, ps in plays.items()}
+
+
+def game_pace(res: dict, kind: str, run_pace: dict | None, machine: str | None = None) -> float | None:
     """Seconds per SNN decision that one game's next play of `kind` ("validation" or "block") is
-    estimated with: the pace of the game's own blocks (a block only), else of its own validation,
-    else the run's pace of that kind (`paces`; None without one). A game's own plays come first:
-    the run's block pace mixes games whose episodes all run to the cap (full batches) or whose
-    screens repeat (`play.Memo`) with games that have neither (0.013-0.044 s per SNN decision
-    across the games' blocks measured here); a validation (10 episodes, fewer rows) runs at the
-    slower end. The deadline (`run_game`) and `remaining` both use it."""
+    estimated with: the pace of the game's own blocks on `machine` (a block only; default this
+    machine's kind), else of its own validation there, else the run's pace of that kind (`paces`:
+    this machine's kind first; None without one), else the game's own plays on other machines.
+    A game's own plays come first: the run's block pace mixes games whose episodes all run to the
+    cap (full batches) or whose screens repeat (`play.Memo`) with games that have neither
+    (0.013-0.044 s per SNN decision across the games' blocks measured on one machine); a
+    validation (10 episodes, fewer rows) runs at the slower end. The deadline (`run_game`) and
+    `remaining` both use it."""
+    machine = machine or machine_kind()
     own = [list(res.get("blocks", {}).values())] if kind == "block" else []
     own += [[res["validation"]]] if "validation" in res else []
-    return next((p for p in map(pace_s, own) if p), None) or (run_pace or {}).get(kind)
+    here = [[p for p in ps if play_machine(p) == machine] for ps in own]
+    return (next((p for p in map(pace_s, here) if p), None) or (run_pace or {}).get(kind)
+            or next((p for p in map(pace_s, own) if p), None))
 
 
 def estimate_s(lengths: Sequence[float], episodes: int, agents: int, max_episode_steps: int, pace: float | None,

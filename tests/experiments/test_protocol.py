@@ -176,6 +176,34 @@ def test_benchmark_protocol_paper_cli_smoke(tmp_path):
     assert sorted(p.name for p in (tmp_path / "r2").glob("*.json")) == []
 
 
+@pytest.fixture(autouse=True)
+def machine(monkeypatch):
+    """Every stored play of these tests is untagged (made on a CPU with int8 units): estimates as
+    there, whatever machine runs the tests."""
+    monkeypatch.setattr(protocol, "machine_kind", lambda: protocol.UNTAGGED_MACHINE)
+
+
+def test_paces_come_from_plays_on_this_kind_of_machine():
+    """A machine without int8 units runs a decision several times as long: its estimates come from
+    the plays made on its kind, else its measured pace, else every play (an unknown kind)."""
+    def run(wall, machine=None):
+        timing = {"wall_s": wall} if machine is None else {"wall_s": wall, "machine": machine}
+        return {"dqn": {"lengths": [100]}, "snn": {"99.9": {"decisions": [100]}}, "timing": timing}
+
+    results = {"a": {"validation": run(10.0), "blocks": {"0": run(5.0), "1": run(40.0, "cpu:float32")}},
+               "b": {"validation": run(20.0)}}
+    assert protocol.paces(results, "cpu:int8") == {"validation": 0.15, "block": 0.05}  # untagged plays: int8 units
+    assert protocol.paces(results, "cpu:float32") == {"validation": protocol.MEASURED_PACE_S["cpu:float32"],
+                                                      "block": 0.4}
+    assert protocol.paces(results, "gpu:int8") == {"validation": 0.15, "block": 0.225}  # no play there: all
+    here = protocol.paces(results, "cpu:float32")
+    # a game's own plays on this kind first, then the run's pace here, then its plays elsewhere
+    assert protocol.game_pace(results["a"], "block", here, "cpu:float32") == 0.4
+    assert protocol.game_pace(results["a"], "validation", here, "cpu:float32") == here["validation"]
+    assert protocol.game_pace(results["a"], "block", {}, "gpu:int8") == 0.225
+    assert protocol.game_pace(results["b"], "validation", None, "gpu:int8") == 0.2
+
+
 def test_play_time_estimate_by_hand():
     play = {"dqn": {"lengths": [100, 300]}, "snn": {"99.9": {"decisions": [150, 250]}, "99.99": {"decisions": [200, 200]}},
             "timing": {"wall_s": 40.0}}
