@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -32,6 +30,7 @@ from snnjax.conversion.normalize import convert, from_qnetwork
 from snnjax.core.compile import INT8_DOT_FLAGS, FastJit, cpu_info, int8_dots_fast
 from snnjax.experiments import report
 from snnjax.experiments.evaluation import stack_networks
+from snnjax.experiments.speed import interleaved_best
 from snnjax.nets.checkpoint import load_qnetwork
 from snnjax.rl import agents
 from snnjax.rl.play import collect_observations
@@ -64,13 +63,7 @@ def main() -> None:
              "float32 weights (rounded sums)": float32_only(pop)}
     fns = {k: FastJit(lambda p, o: agent.greedy(p, o)[1]["actions"]) for k in cases}  # the fast option off int8
     acts = {k: np.asarray(fns[k](p, obs)) for k, p in cases.items()}  # compile
-    times = {k: [] for k in cases}
-    for _ in range(3):
-        for k, p in cases.items():
-            t0 = time.perf_counter()
-            jax.block_until_ready(fns[k](p, obs))
-            times[k].append(time.perf_counter() - t0)
-    best = {k: min(v) for k, v in times.items()}
+    best = interleaved_best({k: (fns[k], (p, obs)) for k, p in cases.items()})
     first = next(iter(best))
     name, flags = cpu()
     picked = "int8 x int8 -> int32" if int8_dots_fast() else "int8 kernels in float32"

@@ -18,7 +18,6 @@ one after another. Writes BENCHMARKS.md's `bench:population` section.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import jax
@@ -27,6 +26,7 @@ import jax.numpy as jnp
 from snnjax.conversion.normalize import convert, from_qnetwork
 from snnjax.experiments import report
 from snnjax.experiments.evaluation import stack_networks
+from snnjax.experiments.speed import interleaved_best
 from snnjax.nets.checkpoint import load_qnetwork
 from snnjax.rl import agents
 from snnjax.rl.play import collect_observations
@@ -65,13 +65,7 @@ def main() -> None:
     for fn, p, o in cases.values():
         jax.block_until_ready(fn(p, o))  # compile
     assert (act(pop, obs) == act(whole, obs)).all()  # the same actions either way (exact int32 sums)
-    times = {k: [] for k in cases}
-    for _ in range(3):
-        for k, (fn, p, o) in cases.items():
-            t0 = time.perf_counter()
-            jax.block_until_ready(fn(p, o))
-            times[k].append(time.perf_counter() - t0)
-    best = {k: min(v) for k, v in times.items()}
+    best = interleaved_best({k: (fn, (p, o)) for k, (fn, p, o) in cases.items()})
     agent_s = best[next(iter(best))]
     lines = [f"## A population of SNNs on one CPU (`python bench/population.py -T {T} -E {E} -P {P}`)", "",
              "The paper's protocol simulates P networks x E observations per play step. Best of 3 interleaved "

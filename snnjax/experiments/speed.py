@@ -25,6 +25,19 @@ from snnjax.rl import envs
 from snnjax.snn import SpikingNetwork, auto_chunk, fanout, simulate_fn
 
 
+def interleaved_best(cases: dict, rounds: int = 3) -> dict:
+    """{name: best wall seconds of one call} for `cases` {name: (fn, args tuple)}, timed in
+    `rounds` interleaved rounds (one call of each case per round, blocking on the result), so a
+    noisy shared machine slows every case alike. Compile before: the first call is timed too."""
+    times = {k: float("inf") for k in cases}
+    for _ in range(rounds):
+        for k, (fn, args) in cases.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            times[k] = min(times[k], time.perf_counter() - t0)
+    return times
+
+
 def best_time(fn, *args, repeat: int = 3, min_time: float = 0.5) -> float:
     """Best wall time of one call after a warm-up (blocks on the result)."""
     jax.block_until_ready(fn(*args))

@@ -269,20 +269,27 @@ def test_partial_figure1_runs_stay_out_of_the_report(tmp_path):
     assert "| Breakout-v5 | 99.9 |" in md and "![Figure 1, Breakout-v5](docs/paper_figure1_Breakout-v5.png)" in md
 
 
-def test_a_block_that_would_pass_the_deadline_is_not_started(tmp_path, monkeypatch):
-    import time
-
+def validated_breakout(tmp_path, proto: PaperProtocol, length: int, wall_s: float):
+    """(model, results file, its content): the shipped Breakout's protocol results with only a
+    validation stored (one episode of `length` steps per agent, played in `wall_s`), p = 99.99."""
     from snnjax.core.io import file_sha256
 
-    proto = PaperProtocol(episodes=4, block=2)
     model = ROOT / "models" / "Breakout-v5.npz"
-    val = {"dqn": {"scores": [1.0], "lengths": [1000]}, "snn": {"99.9": {"scores": [1.0], "decisions": [1000]},
-                                                                "99.99": {"scores": [2.0], "decisions": [1000]}},
-           "timing": {"wall_s": 100.0}, "best_percentile": 99.99}
+    val = {"dqn": {"scores": [1.0], "lengths": [length]},
+           "snn": {"99.9": {"scores": [1.0], "decisions": [length]}, "99.99": {"scores": [2.0], "decisions": [length]}},
+           "timing": {"wall_s": wall_s}, "best_percentile": 99.99}
     out = tmp_path / "Breakout-v5.json"
     stored = {"settings": dict(protocol.run_settings(proto), game="Breakout-v5", checkpoint_sha256=file_sha256(model)),
               "validation": val, "blocks": {}}
     out.write_text(json.dumps(stored))
+    return model, out, stored
+
+
+def test_a_block_that_would_pass_the_deadline_is_not_started(tmp_path, monkeypatch):
+    import time
+
+    proto = PaperProtocol(episodes=4, block=2)
+    model, out, stored = validated_breakout(tmp_path, proto, 1000, 100.0)
     monkeypatch.setattr(protocol, "_calibrate", lambda *a: pytest.fail("calibrated for a play that is not started"))
     lines = []
     # block 1: 2 SNNs x 2 episodes x 1000 steps x 0.05 s per decision (the pace of other games' blocks) = 200 s
@@ -299,18 +306,10 @@ def test_a_block_stopped_by_its_pace_is_deferred_and_not_stored(tmp_path, monkey
     machine) stops (`play.PastDeadline`): the game is deferred, nothing of the block is stored."""
     import time
 
-    from snnjax.core.io import file_sha256
     from snnjax.rl.play import PastDeadline
 
     proto = PaperProtocol(episodes=4, block=2)
-    model = ROOT / "models" / "Breakout-v5.npz"
-    val = {"dqn": {"scores": [1.0], "lengths": [10]}, "snn": {"99.9": {"scores": [1.0], "decisions": [10]},
-                                                              "99.99": {"scores": [2.0], "decisions": [10]}},
-           "timing": {"wall_s": 1.0}, "best_percentile": 99.99}
-    out = tmp_path / "Breakout-v5.json"
-    stored = {"settings": dict(protocol.run_settings(proto), game="Breakout-v5", checkpoint_sha256=file_sha256(model)),
-              "validation": val, "blocks": {}}
-    out.write_text(json.dumps(stored))
+    model, out, stored = validated_breakout(tmp_path, proto, 10, 1.0)
     monkeypatch.setattr(protocol, "_calibrate", lambda *a: (None, None))
     monkeypatch.setattr(protocol.methods.Percentile, "build", lambda self, *a: None)
     deadlines = []

@@ -63,3 +63,13 @@ def test_bench_paths_agree_and_the_default_runs_int8():
     assert out["default"].shape == (3, 6) and np.isfinite(out["default"]).all()
     np.testing.assert_allclose(out["default"], out["float32"], atol=0.05)  # rounding only
     assert "s8[" in fns["default"].compiled_text() and "s8[" not in fns["float32"].compiled_text()
+
+
+def test_interleaved_best_times_every_case_each_round():
+    from snnjax.experiments.speed import interleaved_best
+
+    calls = []
+    best = interleaved_best({"a": (lambda x: calls.append(("a", x)) or x, (1,)),
+                             "b": (lambda x: calls.append(("b", x)) or x, (2,))}, rounds=2)
+    assert calls == [("a", 1), ("b", 2), ("a", 1), ("b", 2)]  # interleaved, one call per case per round
+    assert set(best) == {"a", "b"} and all(0 <= t < 1 for t in best.values())
