@@ -737,8 +737,9 @@ def status_markdown(left: dict[str, dict], workers: int = 2) -> str:
         lines.append(f"| {g} | {r['tables']} | {r['figure1'] or ''} | {r['decisions']:,.0f} | {r['seconds'] / 3600:.2f} |")
     dec, sec = sum(r["decisions"] for r in left.values()), sum(r["seconds"] for r in left.values())
     lines += ["", f"Left: about {dec:,.0f} SNN decisions, {sec / 3600:.1f} h of one process, about "
-              f"{sec / 3600 / workers:.1f} h with {workers} processes if the plays pack evenly (each game at the "
-              "pace of its own stored plays, else the run's)."]
+              f"{sec / 3600 / workers:.1f} h with {workers} processes if the plays pack evenly, on this kind of "
+              f"machine ({machine_kind()}: each game at the pace of its own plays here, else the run's here, else "
+              "the pace measured for the kind, else of every stored play; `protocol.game_pace`)."]
     return "\n".join(lines) + "\n"
 
 
