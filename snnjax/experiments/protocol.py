@@ -172,7 +172,7 @@ UNTAGGED_MACHINE = "cpu:int8"  # plays stored before timings named their machine
 # Seconds per SNN decision at T = 500 on a machine kind no stored play was made on yet, measured:
 # "cpu:float32" (AVX2 only; int8 kernels summed in float32), two processes sharing 2 cores
 # (evaluate/paper_protocol.sh), 2 SNNs x 25 envs: bench/arithmetic.py's 8.9 decisions/s for one
-# process alone, about 5 each for two (Figure 1's runs there: 2.6 SNN decisions/s at T = 1000).
+# process alone, about 5 each for two (Figure 1's runs there, 10 episodes: 1.9-2.0 SNN decisions/s at T = 1000).
 MEASURED_PACE_S = {"cpu:float32": 1 / 5}
 
 
