@@ -36,12 +36,15 @@ def test_conversion_rate_rises_with_T_on_trained_cartpole(cartpole_run):
     assert np.all(np.diff(cr["robust"]) > -0.02)  # rises with T (up to sampling noise)
     # What is left at T = 1000 are near-ties: the output layer resolves Q-differences down to one
     # quantum lambda_L / T (in Q units). On frames whose two Q-values differ by more than that,
-    # the SNN picks the DQN's action at least 99% of the time. (On this machine's trained network
-    # all 5 disagreements of 400 had gaps below 0.011 with lambda_L / T = 0.088.)
+    # the SNN picks the DQN's action at least 99% of the time. (On one machine's trained network
+    # all 5 disagreements of 400 had gaps below 0.011 with lambda_L / T = 0.088.) How many frames
+    # are that clear is the trained network's property, and training rounds differently on other
+    # CPUs (311 of 400 on an AVX2-only one, every one of them agreeing): the check must rest on at
+    # least half the frames.
     quantum = float(np.asarray(snn.lambdas[-1])) / 1000
     clear = np.abs(q[:, 0] - q[:, 1]) > quantum
     agree = np.asarray(res.robust_t[:, -1].argmax(-1) == dqn_act)
     print(f"robust CR at T=1000 on the {clear.sum()} of 400 frames whose Q gap exceeds lambda_L/T: "
           f"{agree[clear].mean():.4f}")
-    assert clear.mean() >= 0.8 and agree[clear].mean() >= 0.99
+    assert clear.mean() >= 0.5 and agree[clear].mean() >= 0.99
     assert max(cr["robust"]) >= 0.97
