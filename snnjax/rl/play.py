@@ -88,8 +88,8 @@ def progress_line(desc: str, t: int, total: int, over: int, episodes: int, decis
     time left at the pace so far (steps per second since the start), with the clock time it ends
     (local, HH:MM; `now` a time.time(), default the present)."""
     now = time.time() if now is None else now
-    left = projected_end(t, total, elapsed, now) - now
-    end = time.strftime("%H:%M", time.localtime(now + left))
+    end_t = projected_end(t, total, elapsed, now)
+    left, end = end_t - now, time.strftime("%H:%M", time.localtime(end_t))
     return (f"{desc}: step {t:,} of about {total:,} ({100 * t / max(total, 1):.0f}%), {over} of {episodes} "
             f"episodes over, {decisions / max(elapsed, 1e-9):.1f} agent decisions/s, about {left / 60:.0f} min left "
             f"(ends about {end})")

@@ -245,9 +245,8 @@ def input_current(net: SpikingNetwork, obs: jax.Array) -> jax.Array:
     2^24 while fan-in x 255 x 127 < 2^24: 256 inputs for the Nature-DQN's 8x8x4 kernels), then
     times scale x input_scale, plus b. A float32 convolution because XLA's CPU int8 convolution
     has no fast kernel for this shape (it runs it as s32 x s32 at a few GOP/s); once per frame."""
-    fan_in = int(np.prod(net.weights[0].shape[:-1]))
     if (not net.int8 or np.dtype(obs.dtype) != np.uint8 or net.kinds[0] != "conv"
-            or fan_in * 255 * 127 >= 2**24):
+            or fan_in(net, 0) * 255 * 127 >= EXACT_SUM_LIMIT):
         return layer_current(net, 0, prepare_input(net, obs))
     q = net.int8[0]
     p = obs.astype(jnp.float32)
