@@ -750,35 +750,46 @@ def _simulated(run: dict) -> int:
     return int(sum(computed[: len(run["snn"])])) if computed is not None else _snn_decisions(run)
 
 
+MACHINE_NAMES = {"cpu:int8": "CPU with int8 units (AMX / AVX-512 VNNI): int8 products",
+                 "cpu:float32": "CPU with AVX2 only: the int8 kernels summed in float32 (bit-identical)"}
+
+
 def throughput_markdown(results: dict[str, dict]) -> str:
-    """BENCHMARKS.md's section on the protocol run: wall time and SNN decisions/s per game (both
-    SNNs' decisions; validation and every block played so far), and the share of them simulated
-    (the rest met an observation again: `play.Memo`)."""
+    """BENCHMARKS.md's section on the protocol run: wall time and SNN decisions/s per game and kind
+    of machine (`play_machine`; both SNNs' decisions; validation and every block played so far),
+    a total per kind, and the share of decisions simulated (the rest met an observation again:
+    `play.Memo`). Kinds are never summed together: their paces differ several-fold."""
     lines = ["## The paper-protocol run: wall time and decisions/s", "",
              "From the timing stored with every block of `snnjax benchmark --protocol paper` (the two SNNs and "
              "the DQN played side by side; decisions = both SNNs' decisions; wall time of the play, without "
-             "the calibration). `evaluate/paper_protocol.sh` runs two games at a time, one per process, so the "
+             "the calibration), per game and kind of machine the plays ran on: "
+             + "; ".join(f"`{k}`: {v}" for k, v in MACHINE_NAMES.items())
+             + ". `evaluate/paper_protocol.sh` runs two games at a time, one per process, so the "
              "machine's throughput is about twice a row's decisions/s and the elapsed time about half the summed "
              "wall time; blocks played while other work shared the machine are slower. Simulated: the share of "
              "the decisions whose observation the SNN had not met before in the same play; the others reuse "
              "that simulation's result (`play.Memo`, the same episodes; plays stored before it simulated every "
              "decision).", "",
-             "| game | T | episodes per agent (validation + test) | SNN decisions | simulated | wall h | SNN decisions/s |",
-             "|---|---|---|---|---|---|---|"]
-    tot_d = tot_s = tot_sim = 0.0
+             "| game | machine | T | episodes per agent (validation + test) | SNN decisions | simulated | wall h "
+             "| SNN decisions/s |",
+             "|---|---|---|---|---|---|---|---|"]
+    totals: dict[str, list[float]] = {}
     for g, res in results.items():
-        runs = stored_plays(res)
-        if not runs:
-            continue
-        dec = sum(_snn_decisions(r) for r in runs)
-        sim = sum(_simulated(r) for r in runs)
-        wall = sum(r["timing"]["wall_s"] for r in runs)
-        eps = sum(len(r["dqn"]["scores"]) for r in runs)
-        tot_d, tot_s, tot_sim = tot_d + dec, tot_s + wall, tot_sim + sim
-        lines.append(f"| {g} | {res['settings']['time_steps']} | {eps} | {dec:,} | {sim / dec:.0%} | {wall / 3600:.2f} "
-                     f"| {dec / wall:.1f} |")
-    if tot_s:
-        lines.append(f"| all | | | {int(tot_d):,} | {tot_sim / tot_d:.0%} | {tot_s / 3600:.2f} | {tot_d / tot_s:.1f} |")
+        by_kind: dict[str, list[dict]] = {}
+        for r in stored_plays(res):
+            by_kind.setdefault(play_machine(r), []).append(r)
+        for kind, runs in sorted(by_kind.items()):
+            dec = sum(_snn_decisions(r) for r in runs)
+            sim = sum(_simulated(r) for r in runs)
+            wall = sum(r["timing"]["wall_s"] for r in runs)
+            eps = sum(len(r["dqn"]["scores"]) for r in runs)
+            t = totals.setdefault(kind, [0.0, 0.0, 0.0])
+            t[0], t[1], t[2] = t[0] + dec, t[1] + sim, t[2] + wall
+            lines.append(f"| {g} | {kind} | {res['settings']['time_steps']} | {eps} | {dec:,} | {sim / dec:.0%} "
+                         f"| {wall / 3600:.2f} | {dec / wall:.1f} |")
+    for kind, (dec, sim, wall) in sorted(totals.items()):
+        if wall:
+            lines.append(f"| all | {kind} | | | {int(dec):,} | {sim / dec:.0%} | {wall / 3600:.2f} | {dec / wall:.1f} |")
     return "\n".join(lines) + "\n"
 
 

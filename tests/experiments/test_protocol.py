@@ -162,7 +162,9 @@ def test_benchmark_protocol_paper_cli_smoke(tmp_path):
     text = out.read_text()
     assert protocol.BEGIN in text and "run small (not the paper's protocol)" in text and "| Breakout-v5 | 99.99 |" in text
     # the throughput (1 validation + 2 test episodes) goes to the BENCHMARKS.md beside --out, not the repository's
-    assert "| Breakout-v5 | 3 | 3 |" in (tmp_path / "BENCHMARKS.md").read_text()
+    from snnjax.core.compile import machine_kind
+
+    assert f"| Breakout-v5 | {machine_kind()} | 3 | 3 |" in (tmp_path / "BENCHMARKS.md").read_text()
     assert (ROOT / "BENCHMARKS.md").read_text() == repo_benchmarks
     # a deadline that nothing fits before: nothing is played or stored, the exit status says so
     args = ["--games", "Breakout-v5,Pong-v5", "-T", "3", "--episodes", "2", "--block", "1", "--validation-episodes", "1",
@@ -202,6 +204,29 @@ def test_paces_come_from_plays_on_this_kind_of_machine():
     assert protocol.game_pace(results["a"], "validation", here, "cpu:float32") == here["validation"]
     assert protocol.game_pace(results["a"], "block", {}, "gpu:int8") == 0.225
     assert protocol.game_pace(results["b"], "validation", None, "gpu:int8") == 0.2
+
+
+def test_throughput_is_split_by_kind_of_machine():
+    """BENCHMARKS.md's protocol table: one row per game and machine kind, a total per kind, never
+    one total over kinds whose paces differ several-fold. Numbers by hand."""
+    def run(wall, decisions, machine=None):
+        timing = {"wall_s": wall} if machine is None else {"wall_s": wall, "machine": machine}
+        return {"dqn": {"scores": [1.0] * 5, "lengths": [100]}, "snn": {"99.9": {"decisions": [decisions]},
+                "99.99": {"decisions": [decisions]}}, "timing": timing}
+
+    settings = {"time_steps": 500}
+    results = {"a": {"settings": settings, "validation": run(100.0, 1000),
+                     "blocks": {"0": run(300.0, 1500), "1": run(900.0, 1800, "cpu:float32")}},
+               "b": {"settings": settings, "validation": run(360.0, 900, "cpu:float32")}}
+    md = protocol.throughput_markdown(results)
+    # a, int8 (untagged): 2000 + 3000 decisions in 400 s = 12.5/s; a, float32: 3600 in 900 s = 4.0/s
+    assert "| a | cpu:int8 | 500 | 10 | 5,000 | 100% | 0.11 | 12.5 |" in md
+    assert "| a | cpu:float32 | 500 | 5 | 3,600 | 100% | 0.25 | 4.0 |" in md
+    assert "| b | cpu:float32 | 500 | 5 | 1,800 | 100% | 0.10 | 5.0 |" in md
+    # totals per kind: float32 5400 decisions in 1260 s = 4.3/s; int8 as game a
+    assert "| all | cpu:float32 | | | 5,400 | 100% | 0.35 | 4.3 |" in md
+    assert "| all | cpu:int8 | | | 5,000 | 100% | 0.11 | 12.5 |" in md
+    assert md.count("| all |") == 2
 
 
 def test_play_time_estimate_by_hand():
