@@ -23,6 +23,7 @@ With `memo=True` the agents run only on observations they have not met before in
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import time
@@ -68,30 +69,67 @@ def expected_steps(t: int, finished: Sequence[float], prior: Sequence[float], ca
 
 
 HEARTBEAT_S = 600.0  # seconds between progress lines when no progress bar is drawn
-DEADLINE_CHECK_S = 300.0  # a play with a deadline first weighs its pace against it after this long
+DEADLINE_CHECK_S = 600.0  # a play with a deadline first weighs its pace against it after this long
+PACE_WINDOW_S = 300.0  # the pace a play projects its end with: its decisions over the last this many seconds
 
 
 class PastDeadline(Exception):
-    """A play stopped because at its pace so far it would end after its deadline."""
+    """A play stopped because at its recent pace it would end after its deadline."""
 
 
-def projected_end(t: int, total: int, elapsed: float, now: float) -> float:
-    """When a play at step t of about `total` (`expected_steps`) ends at its pace so far (steps
-    per second since the start, `elapsed` seconds ago): a `time.time()` if `now` is one."""
-    return now + (total - t) * elapsed / max(t, 1)
+def decisions_left(t: int, running: int, finished: Sequence[float], prior: Sequence[float], cap: int) -> float:
+    """Decisions still to come in a play where `running` envs are in their episode at step t:
+    each one's expected remaining length E[L - t | L > t] over the known lengths (`finished`
+    episodes and `prior`, capped at `cap`) that lie beyond t; where none does, 0.25 t (the
+    `expected_steps` rule), never past the cap. Envs end at different steps, so a play's cost is
+    its decisions, not its steps x envs: the longest episode alone keeps the last steps going."""
+    known = np.minimum(np.asarray([*map(float, finished), *map(float, prior)], np.float64), cap)
+    longer = known[known > t]
+    per_env = float((longer - t).mean()) if longer.size else min(0.25 * t, cap - t)
+    return running * max(per_env, 0.0)
 
 
-def progress_line(desc: str, t: int, total: int, over: int, episodes: int, decisions: int, elapsed: float,
-                  now: float | None = None) -> str:
+def projected_end(decided: float, elapsed: float, left: float, now: float) -> float:
+    """When a play that made `decided` decisions in `elapsed` seconds (`RecentPace`) ends at that
+    pace with `left` decisions to come (`decisions_left`): a `time.time()` if `now` is one."""
+    return now + left * elapsed / max(decided, 1.0)
+
+
+class RecentPace:
+    """Decisions per second over the last `window` seconds of a play (`PACE_WINDOW_S`). A play's
+    first minutes are a poor guide to the rest (they hold the compilation and the games' first
+    screens, which many envs share): a StarGunner block at T = 500 (2 SNNs and the DQN x 25 envs,
+    beside another play on a 2-core CPU) made 10.7 loop steps a minute in its first 10 minutes and
+    4.8 in the 5 after, every env still playing.
+    `add(now, decisions)` after every step; `window_of(now)` -> (decisions, seconds) since the
+    oldest sample inside the window (the whole play while it is younger than the window)."""
+
+    def __init__(self, start: float, window: float = PACE_WINDOW_S):
+        self.window = window
+        self.samples: collections.deque = collections.deque([(start, 0)])
+
+    def add(self, now: float, decisions: int) -> None:
+        self.samples.append((now, decisions))
+        while len(self.samples) > 2 and self.samples[1][0] <= now - self.window:
+            self.samples.popleft()
+
+    def window_of(self, now: float) -> tuple[float, float]:
+        (t0, d0), (_, d1) = self.samples[0], self.samples[-1]
+        return float(d1 - d0), now - t0
+
+
+def progress_line(desc: str, t: int, total: int, over: int, episodes: int, decided: float, elapsed: float,
+                  left: float, now: float | None = None) -> str:
     """One progress line of a play without a bar (a log file): steps so far of the expected
-    `total` (`expected_steps`), episodes over, decisions/s of every agent (the DQN's too) and the
-    time left at the pace so far (steps per second since the start), with the clock time it ends
-    (local, HH:MM; `now` a time.time(), default the present)."""
+    `total` (`expected_steps`), episodes over, the pace of every agent (the DQN's too): `decided`
+    decisions in the last `elapsed` seconds (`RecentPace`), and the time left for the `left`
+    decisions to come (`decisions_left`) at that pace, with the clock time it ends (local, HH:MM;
+    `now` a time.time(), default the present)."""
     now = time.time() if now is None else now
-    end_t = projected_end(t, total, elapsed, now)
-    left, end = end_t - now, time.strftime("%H:%M", time.localtime(end_t))
+    end_t = projected_end(decided, elapsed, left, now)
+    left_s, end = end_t - now, time.strftime("%H:%M", time.localtime(end_t))
     return (f"{desc}: step {t:,} of about {total:,} ({100 * t / max(total, 1):.0f}%), {over} of {episodes} "
-            f"episodes over, {decisions / max(elapsed, 1e-9):.1f} agent decisions/s, about {left / 60:.0f} min left "
+            f"episodes over, {decided / max(elapsed, 1e-9):.1f} agent decisions/s, about {left_s / 60:.0f} min left "
             f"(ends about {end})")
 
 
@@ -208,7 +246,8 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     `snnjax.rl.agents` do); replaces `compact`. timing then also holds "memo_computed" and
     "memo_reused" (per agent, this process's envs) and "memo_rows".
     deadline: a `time.time()`: from DEADLINE_CHECK_S seconds on, and every `heartbeat_s` after,
-    the play weighs the end its pace so far projects (`projected_end`) against it and raises
+    the play weighs the end it projects (`projected_end`: its decisions still to come,
+    `decisions_left`, at its pace of the last PACE_WINDOW_S seconds, `RecentPace`) against it and raises
     PastDeadline if it would end later (one process only): a machine slower than the estimate
     that started the play loses minutes, not the whole play.
     """
@@ -253,6 +292,7 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     next_beat = t_start + heartbeat_s
     check = deadline is not None and on_step is None and jax.process_count() == 1
     next_check = t_start + DEADLINE_CHECK_S
+    recent = RecentPace(t_start)
     obs, _ = env.reset()
     while np.any(done < quota):
         active = ~tracker.resetting & (done < quota)
@@ -290,6 +330,7 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
                 lengths[i] = tracker.lengths[n_before + k]
             done[i] += 1
         t += 1
+        recent.add(time.perf_counter(), int(decisions.sum()))
         if not bar.disable:
             bar.total = max(expected_steps(t, lengths[done > 0], prior, cap), t)
             bar.set_postfix(episodes=f"{int((done > 0).sum())}/{done.size}",
@@ -297,13 +338,15 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
             bar.update(1)
         if beat is not None and time.perf_counter() >= next_beat:
             now = time.perf_counter()
+            left = decisions_left(t, int((done < quota).sum()), lengths[done > 0], prior, cap)
             beat(progress_line(desc, t, max(expected_steps(t, lengths[done > 0], prior, cap), t),
-                               int((done > 0).sum()), done.size, int(decisions.sum()), now - t_start))
+                               int((done > 0).sum()), done.size, *recent.window_of(now), left))
             next_beat = now + heartbeat_s
         if check and time.perf_counter() >= next_check:
             now = time.perf_counter()
             total = max(expected_steps(t, lengths[done > 0], prior, cap), t)
-            end = projected_end(t, total, now - t_start, time.time())
+            left = decisions_left(t, int((done < quota).sum()), lengths[done > 0], prior, cap)
+            end = projected_end(*recent.window_of(now), left, time.time())
             if end > deadline and np.any(done < quota):
                 bar.close()
                 env.close()

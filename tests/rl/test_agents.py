@@ -119,25 +119,63 @@ def test_expected_steps_by_hand():
 
 def test_progress_line_by_hand():
     """A play without a bar (a log file) reports steps, episodes, decisions/s and the time left at
-    the pace so far: 1,000 of 4,000 steps in 600 s -> 3,000 steps x 0.6 s = 30 min left."""
+    its recent pace: 30,000 decisions in the last 600 s, 90,000 to come -> 90,000 x 0.02 s = 30 min left."""
     import time
 
     from snnjax.rl.play import progress_line
 
     now = 1_800_000_000.0
-    line = progress_line("eval Tennis-v5 T=500", 1000, 4000, 5, 75, 30_000, 600.0, now=now)
+    line = progress_line("eval Tennis-v5 T=500", 1000, 4000, 5, 75, 30_000, 600.0, 90_000, now=now)
     end = time.strftime("%H:%M", time.localtime(now + 1800))
     assert line == ("eval Tennis-v5 T=500: step 1,000 of about 4,000 (25%), 5 of 75 episodes over, "
                     f"50.0 agent decisions/s, about 30 min left (ends about {end})")
-    assert "about 0 min left" in progress_line("x", 10, 10, 3, 3, 30, 5.0)
+    assert "about 0 min left" in progress_line("x", 10, 10, 3, 3, 30, 5.0, 0)
 
 
 def test_projected_end_by_hand():
     from snnjax.rl.play import projected_end
 
-    # 1,000 of 4,000 steps in 600 s: 3,000 more at 0.6 s each
-    assert projected_end(1000, 4000, 600.0, now=100.0) == 100.0 + 1800.0
-    assert projected_end(0, 10, 5.0, now=0.0) == 50.0  # before the first step: the elapsed time per step
+    # 30,000 decisions in 600 s: 90,000 more at 0.02 s each
+    assert projected_end(30_000, 600.0, 90_000, now=100.0) == 100.0 + 1800.0
+    assert projected_end(0, 5.0, 10, now=0.0) == 50.0  # before the first decision: the elapsed time per decision
+
+
+def test_recent_pace_by_hand():
+    """The pace a play projects with: decisions over the last `window` seconds (at least that
+    long), not since the start: a fast first stretch drops out of it."""
+    from snnjax.rl.play import RecentPace
+
+    pace = RecentPace(start=0.0, window=300.0)
+    assert pace.window_of(10.0) == (0.0, 10.0)
+    for now, d in [(100.0, 1000), (200.0, 2000), (400.0, 2200), (500.0, 2300), (650.0, 2450)]:
+        pace.add(now, d)
+    # at 650 s the window reaches back to the newest sample at or before 350 s: (200 s, 2,000 decisions)
+    assert pace.window_of(650.0) == (450.0, 450.0)
+    pace.add(800.0, 2600)  # now the window starts at (500 s, 2,300)
+    assert pace.window_of(800.0) == (300.0, 300.0)
+    young = RecentPace(start=0.0, window=300.0)
+    young.add(100.0, 1000)
+    assert young.window_of(120.0) == (1000.0, 120.0)  # younger than the window: the whole play
+
+
+def test_decisions_left_by_hand():
+    """A running env's expected remaining length is E[L - t | L > t] over the known lengths beyond
+    t; the play's cost is the sum over running envs, not steps x envs (one long episode keeps the
+    last steps going while the others are over)."""
+    from snnjax.rl.play import decisions_left
+
+    # at t = 100 the known lengths beyond it are 300 and 1300: (200 + 1200) / 2 = 700 per env, 10 envs
+    assert decisions_left(100, 10, [], [50, 300, 1300], cap=4500) == 7000.0
+    # finished episodes count as known lengths too; a cap cuts the prior: (400 - 300 + 500 - 300) / 2 = 150
+    assert decisions_left(300, 4, [400], [250, 900], cap=500) == 600.0
+    # past every known length: a quarter of the steps so far, never past the cap
+    assert decisions_left(800, 2, [300], [400], cap=4500) == 400.0
+    assert decisions_left(4400, 2, [], [400], cap=4500) == 200.0
+    assert decisions_left(500, 0, [], [900], cap=4500) == 0.0
+    # the case it is for: StarGunner's episodes (mean ~700 steps, the longest 1,373); after 131 steps of
+    # 75 envs, lockstep steps x envs would project (1373 - 131) x 75 = 93,150 decisions, the expectation far less
+    prior = [400.0] * 20 + [700.0] * 20 + [1373.0]
+    assert decisions_left(131, 75, [], prior, cap=4500) < 0.7 * (1373 - 131) * 75
 
 
 def test_a_play_that_would_end_past_its_deadline_stops(monkeypatch):
