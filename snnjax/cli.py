@@ -499,7 +499,8 @@ def cmd_benchmark(args) -> int:
 
         def write_now():  # the report from everything stored, Figure 1 and its games in progress with it
             results, figs, _ = protocol.load(results_dir, proto)
-            write(results, figs=figs, pending=protocol.figure1_pending(results_dir, proto))
+            write(results, figs=figs, pending=protocol.figure1_pending(results_dir, proto),
+                  figures=protocol.figure1_stored(results_dir))
 
         deadline = parse_deadline(args.deadline)
         deferred = []

@@ -754,11 +754,39 @@ MACHINE_NAMES = {"cpu:int8": "CPU with int8 units (AMX / AVX-512 VNNI): int8 pro
                  "cpu:float32": "CPU with AVX2 only: the int8 kernels summed in float32 (bit-identical)"}
 
 
-def throughput_markdown(results: dict[str, dict]) -> str:
+def figure1_stored(results_dir: Path, games: Sequence[str] = FIGURE1_GAMES) -> dict[str, dict]:
+    """{game: its Figure 1 file (`figure1_game`'s JSON)} for every game of `games` with one stored,
+    finished or not."""
+    paths = {g: results_dir / f"figure1_{g}.json" for g in games}
+    return {g: read_json(f, "Figure 1 results file") for g, f in paths.items() if f.is_file()}
+
+
+def figure1_throughput_rows(figures: dict[str, dict]) -> tuple[list[str], dict[str, list[float]]]:
+    """Rows of the throughput table for the Figure 1 runs stored (`figure1_stored`): one per run
+    (a T at the game's percentile, or the p sweep: every percentile's SNN at once), its SNN
+    decisions (the SNNs' episode lengths) and wall time; and {kind: [decisions, wall s]}."""
+    rows, totals = [], {}
+    for g, res in figures.items():
+        st = res["settings"]
+        for t, run in sorted(res.get("games", {}).get(g, {}).get("runs", {}).items(), key=lambda kv: int(kv[0])):
+            agents = run["agents"]
+            what = (f"Figure 1, T = {t}, p sweep ({len(agents)} SNNs)" if int(t) == st["p_sweep_t"] and len(agents) > 1
+                    else f"Figure 1, T = {t}")
+            dec = sum(sum(a["lengths"]) for a in agents.values())
+            wall, kind = run["timing"]["wall_s"], play_machine(run)
+            eps = len(run["dqn"]["scores"])
+            tot = totals.setdefault(kind, [0.0, 0.0])
+            tot[0], tot[1] = tot[0] + dec, tot[1] + wall
+            rows.append(f"| {g}, {what} | {kind} | {t} | {eps} | {dec:,} | | {wall / 3600:.2f} | {dec / wall:.1f} |")
+    return rows, totals
+
+
+def throughput_markdown(results: dict[str, dict], figures: dict[str, dict] | None = None) -> str:
     """BENCHMARKS.md's section on the protocol run: wall time and SNN decisions/s per game and kind
     of machine (`play_machine`; both SNNs' decisions; validation and every block played so far),
-    a total per kind, and the share of decisions simulated (the rest met an observation again:
-    `play.Memo`). Kinds are never summed together: their paces differ several-fold."""
+    then every Figure 1 run stored (`figures`, `figure1_stored`), a total per kind, and the share
+    of decisions simulated (the rest met an observation again: `play.Memo`). Kinds are never
+    summed together: their paces differ several-fold."""
     lines = ["## The paper-protocol run: wall time and decisions/s", "",
              "From the timing stored with every block of `snnjax benchmark --protocol paper` (the two SNNs and "
              "the DQN played side by side; decisions = both SNNs' decisions; wall time of the play, without "
@@ -789,16 +817,26 @@ def throughput_markdown(results: dict[str, dict]) -> str:
                          f"| {wall / 3600:.2f} | {dec / wall:.1f} |")
     for kind, (dec, sim, wall) in sorted(totals.items()):
         if wall:
-            lines.append(f"| all | {kind} | | | {int(dec):,} | {sim / dec:.0%} | {wall / 3600:.2f} | {dec / wall:.1f} |")
+            lines.append(f"| Tables 1-2, all | {kind} | | | {int(dec):,} | {sim / dec:.0%} | {wall / 3600:.2f} "
+                         f"| {dec / wall:.1f} |")
+    fig_rows, fig_totals = figure1_throughput_rows(figures or {})
+    lines += fig_rows
+    for kind, (dec, wall) in sorted(fig_totals.items()):
+        lines.append(f"| Figure 1, all | {kind} | | | {int(dec):,} | | {wall / 3600:.2f} | {dec / wall:.1f} |")
+    hours = {k: totals.get(k, [0, 0, 0])[2] + fig_totals.get(k, [0, 0])[1] for k in {*totals, *fig_totals}}
+    if hours:
+        lines += ["", "Wall time of the run so far (tables and Figure 1, summed over the processes): "
+                  + "; ".join(f"{k}: {h / 3600:.1f} h" for k, h in sorted(hours.items())) + "."]
     return "\n".join(lines) + "\n"
 
 
 def write_report(path: Path, results: dict[str, dict], proto: PaperProtocol, models_dir: Path, command: str,
                  figs: dict[str, dict] | None = None, benchmarks: Path | None = None,
-                 pending: dict[str, str] | None = None) -> None:
+                 pending: dict[str, str] | None = None, figures: dict[str, dict] | None = None) -> None:
     """RESULTS.md's paper-protocol section and BENCHMARKS.md's throughput section
-    (`report.write_section`), from the stored results."""
+    (`report.write_section`), from the stored results (`figures`: the Figure 1 files stored,
+    `figure1_stored`, for the throughput)."""
     report.write_section(path, section(results, proto, models_dir, command, figs, pending), BEGIN, END)
     if benchmarks is not None:
-        report.write_section(benchmarks, throughput_markdown(results), *report.bench_markers("paper-protocol"),
+        report.write_section(benchmarks, throughput_markdown(results, figures), *report.bench_markers("paper-protocol"),
                              empty="# Benchmarks\n")

@@ -152,6 +152,7 @@ def write(root: Path, out: Path | None = None, benchmarks: Path | None = None, l
     report.write_text(out, build(root, old, log))
     results = protocol.load(root / "results" / "paper_protocol")[0]
     if results:
-        report.write_section(benchmarks or root / "BENCHMARKS.md", protocol.throughput_markdown(results),
+        figures = protocol.figure1_stored(root / "results" / "paper_protocol")
+        report.write_section(benchmarks or root / "BENCHMARKS.md", protocol.throughput_markdown(results, figures),
                              *report.bench_markers("paper-protocol"), empty="# Benchmarks\n")
     return out

@@ -218,15 +218,27 @@ def test_throughput_is_split_by_kind_of_machine():
     results = {"a": {"settings": settings, "validation": run(100.0, 1000),
                      "blocks": {"0": run(300.0, 1500), "1": run(900.0, 1800, "cpu:float32")}},
                "b": {"settings": settings, "validation": run(360.0, 900, "cpu:float32")}}
-    md = protocol.throughput_markdown(results)
+    fig_run = lambda wall, eps_len, n, machine: {  # noqa: E731
+        "agents": {str(99.0 + i): {"lengths": [eps_len] * 2} for i in range(n)}, "dqn": {"scores": [0.0] * 2},
+        "timing": {"wall_s": wall, "machine": machine}}
+    figures = {"g": {"settings": {"p_sweep_t": 500},
+                     "games": {"g": {"runs": {"1000": fig_run(400.0, 100, 1, "cpu:float32"),
+                                              "500": fig_run(100.0, 100, 5, "cpu:float32")}}}}}
+    md = protocol.throughput_markdown(results, figures)
     # a, int8 (untagged): 2000 + 3000 decisions in 400 s = 12.5/s; a, float32: 3600 in 900 s = 4.0/s
     assert "| a | cpu:int8 | 500 | 10 | 5,000 | 100% | 0.11 | 12.5 |" in md
     assert "| a | cpu:float32 | 500 | 5 | 3,600 | 100% | 0.25 | 4.0 |" in md
     assert "| b | cpu:float32 | 500 | 5 | 1,800 | 100% | 0.10 | 5.0 |" in md
     # totals per kind: float32 5400 decisions in 1260 s = 4.3/s; int8 as game a
-    assert "| all | cpu:float32 | | | 5,400 | 100% | 0.35 | 4.3 |" in md
-    assert "| all | cpu:int8 | | | 5,000 | 100% | 0.11 | 12.5 |" in md
-    assert md.count("| all |") == 2
+    assert "| Tables 1-2, all | cpu:float32 | | | 5,400 | 100% | 0.35 | 4.3 |" in md
+    assert "| Tables 1-2, all | cpu:int8 | | | 5,000 | 100% | 0.11 | 12.5 |" in md
+    assert md.count(", all |") == 3
+    # Figure 1: 1 SNN x 2 episodes x 100 steps in 400 s; the p sweep 5 SNNs x 200 in 100 s; T ascending
+    assert "| g, Figure 1, T = 500, p sweep (5 SNNs) | cpu:float32 | 500 | 2 | 1,000 | | 0.03 | 10.0 |\n" \
+           "| g, Figure 1, T = 1000 | cpu:float32 | 1000 | 2 | 200 | | 0.11 | 0.5 |" in md
+    assert "| Figure 1, all | cpu:float32 | | | 1,200 | | 0.14 | 2.4 |" in md
+    # the run's wall time per kind: int8 400 s; float32 1260 + 500 s
+    assert "cpu:float32: 0.5 h; cpu:int8: 0.1 h." in md
 
 
 def test_play_time_estimate_by_hand():
