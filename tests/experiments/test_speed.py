@@ -9,9 +9,12 @@ def test_bench_smoke_writes_section(tmp_path):
     md = run(out, Ts=(3,), Bs=(2,), Es=(1,), update=False, evaluation=True, section="smoke", log=lambda s: None,
              peak_n=256)
     assert "Matmul peaks (256^3" in md and "int8" in md and "| 3 | 2 |" in md and "Evaluation throughput" in md
-    run(out, Ts=(3,), Bs=(1,), Es=(), update=False, evaluation=False, section="smoke", log=lambda s: None, peak_n=256)
     text = out.read_text()
-    assert "hand-written text" in text and text.count("<!-- bench:smoke -->") == 1 and "| 3 | 1 |" in text
+    assert "hand-written text" in text and md in text
+    write_section(out, "smoke", "a newer run\n")  # what run() writes with: its section replaced, the rest kept
+    text = out.read_text()
+    assert "hand-written text" in text and text.count("<!-- bench:smoke -->") == 1 and "a newer run" in text
+    assert md not in text
 
 
 def test_write_section_appends_and_replaces(tmp_path):
