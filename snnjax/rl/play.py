@@ -97,8 +97,8 @@ def projected_end(decided: float, elapsed: float, left: float, now: float) -> fl
 
 class RecentPace:
     """Decisions per second over the last `window` seconds of a play (`PACE_WINDOW_S`). A play's
-    first minutes are a poor guide to the rest (they hold the compilation and the games' first
-    screens, which many envs share): a StarGunner block at T = 500 (2 SNNs and the DQN x 25 envs,
+    first minutes are a poor guide to the rest (they hold the compilation, and the memo can reuse
+    the first screens that many envs share): a StarGunner block at T = 500 (2 SNNs and the DQN x 25 envs,
     beside another play on a 2-core CPU) made 10.7 loop steps a minute in its first 10 minutes and
     4.8 in the 5 after, every env still playing.
     `add(now, decisions)` after every step; `window_of(now)` -> (decisions, seconds) since the
