@@ -604,16 +604,23 @@ def figure1_progress(res: dict | None, game: str, proto: PaperProtocol) -> str:
     return "finished" if not left else f"{total - len(left)} of {total} runs"
 
 
+def figure1_stored(results_dir: Path, games: Sequence[str] = FIGURE1_GAMES) -> dict[str, dict]:
+    """{game: its Figure 1 file (`figure1_game`'s JSON)} for every game of `games` with one stored,
+    finished or not."""
+    paths = {g: results_dir / f"figure1_{g}.json" for g in games}
+    return {g: read_json(f, "Figure 1 results file") for g, f in paths.items() if f.is_file()}
+
+
 def figure1_pending(results_dir: Path, proto: PaperProtocol, games: Sequence[str] = FIGURE1_GAMES) -> dict[str, str]:
     """{game: "k of n runs"} for each game of `games` whose Figure 1 in `results_dir` is not
     complete (`figure1_progress`; "0 of n runs" where nothing is stored); {} where no Figure 1 run
     is stored at all (a run without Figure 1)."""
-    if not any((results_dir / f"figure1_{g}.json").is_file() for g in games):
+    stored = figure1_stored(results_dir, games)
+    if not stored:
         return {}
     out = {}
     for g in games:
-        path = results_dir / f"figure1_{g}.json"
-        res = read_json(path, "Figure 1 results file") if path.is_file() else None
+        res = stored.get(g)
         if res is None or not figure1_complete(res, g):
             out[g] = figure1_progress(res, g, proto)
     return out
@@ -752,13 +759,6 @@ def _simulated(run: dict) -> int:
 
 MACHINE_NAMES = {"cpu:int8": "CPU with int8 units (AMX / AVX-512 VNNI): int8 products",
                  "cpu:float32": "CPU with AVX2 only: the int8 kernels summed in float32 (bit-identical)"}
-
-
-def figure1_stored(results_dir: Path, games: Sequence[str] = FIGURE1_GAMES) -> dict[str, dict]:
-    """{game: its Figure 1 file (`figure1_game`'s JSON)} for every game of `games` with one stored,
-    finished or not."""
-    paths = {g: results_dir / f"figure1_{g}.json" for g in games}
-    return {g: read_json(f, "Figure 1 results file") for g, f in paths.items() if f.is_file()}
 
 
 def figure1_throughput_rows(figures: dict[str, dict]) -> tuple[list[str], dict[str, list[float]]]:

@@ -293,6 +293,12 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     check = deadline is not None and on_step is None and jax.process_count() == 1
     next_check = t_start + DEADLINE_CHECK_S
     recent = RecentPace(t_start)
+
+    def outlook() -> tuple[int, float]:  # at step t: the loop steps expected in all, the decisions still to come
+        finished = lengths[done > 0]
+        return (max(expected_steps(t, finished, prior, cap), t),
+                decisions_left(t, int((done < quota).sum()), finished, prior, cap))
+
     obs, _ = env.reset()
     while np.any(done < quota):
         active = ~tracker.resetting & (done < quota)
@@ -338,14 +344,12 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
             bar.update(1)
         if beat is not None and time.perf_counter() >= next_beat:
             now = time.perf_counter()
-            left = decisions_left(t, int((done < quota).sum()), lengths[done > 0], prior, cap)
-            beat(progress_line(desc, t, max(expected_steps(t, lengths[done > 0], prior, cap), t),
-                               int((done > 0).sum()), done.size, *recent.window_of(now), left))
+            total, left = outlook()
+            beat(progress_line(desc, t, total, int((done > 0).sum()), done.size, *recent.window_of(now), left))
             next_beat = now + heartbeat_s
         if check and time.perf_counter() >= next_check:
             now = time.perf_counter()
-            total = max(expected_steps(t, lengths[done > 0], prior, cap), t)
-            left = decisions_left(t, int((done < quota).sum()), lengths[done > 0], prior, cap)
+            total, left = outlook()
             end = projected_end(*recent.window_of(now), left, time.time())
             if end > deadline and np.any(done < quota):
                 bar.close()
