@@ -4,8 +4,12 @@
 # RESULTS.md and BENCHMARKS.md rewritten after every game; finished games and blocks are skipped,
 # a block in flight is played again).
 #
-# WORKERS processes (default 2: one uses about 1.2 of this machine's 2 cores) share one queue of
-# jobs: each takes the next job nobody holds, so they finish together however long each game is.
+# WORKERS processes (default 2: on a 2-core CPU with int8 units one uses about 1.2 cores) share one
+# queue of jobs: each takes the next job nobody holds, so they finish together however long each
+# game is. On an AVX2-only CPU one play alone uses about 1.7 cores: StarGunner's block made 11.4
+# agent decisions/s alone and 5.5-6.4 beside another, so there one worker (`... runs 1`) plays as
+# much and finishes each job in about half the time (its pre-start estimates, from plays made two
+# at a time, then overstate a job; the in-play check uses the play's own pace).
 # Jobs: every game's tables, longest first (the shipped DQN's mean episode length in
 # models/<game>.json: Tennis plays up to 4,500 steps an episode, Kangaroo about 600), then Figure
 # 1's four games, each once its tables are done. A job is held by a claim folder under LOG_DIR
