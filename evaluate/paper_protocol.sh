@@ -8,8 +8,9 @@
 # queue of jobs: each takes the next job nobody holds, so they finish together however long each
 # game is. On an AVX2-only CPU one play alone uses about 1.7 cores: StarGunner's block made 11.4
 # agent decisions/s alone and 5.5-6.4 beside another, so there one worker (`... runs 1`) plays as
-# much and finishes each job in about half the time (its pre-start estimates, from plays made two
-# at a time, then overstate a job; the in-play check uses the play's own pace).
+# much and finishes each job in about half the time. Every play is started with `--side-by-side
+# WORKERS`: its pre-start estimate scales the stored paces (each play records how many shared the
+# machine) to that many plays at a time, and its timing records it.
 # Jobs: every game's tables, longest first (the shipped DQN's mean episode length in
 # models/<game>.json: Tennis plays up to 4,500 steps an episode, Kangaroo about 600), then Figure
 # 1's four games, each once its tables are done. A job is held by a claim folder under LOG_DIR
@@ -19,9 +20,10 @@
 #        logs: LOG_DIR/paper_protocol_<worker PID>.log). DEADLINE (`snnjax benchmark --deadline`):
 #        no play is started that would not end by then (a block of Tennis takes about 2 h), so a
 #        machine that is stopped on a clock loses no work in flight; a later start plays the rest.
-#        evaluate/paper_protocol.sh status [LOG_DIR]: the jobs running now (each worker's last log
+#        evaluate/paper_protocol.sh status [LOG_DIR [N]]: the jobs running now (each worker's last log
 #        line: a play reports its progress and ETA every 10 minutes) and what is left to play
-#        (`snnjax benchmark --protocol paper --status`).
+#        (`snnjax benchmark --protocol paper --status`, for one process; `status LOG_DIR N`: for
+#        each of N sharing the machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! type -P snnjax >/dev/null; then
@@ -37,13 +39,13 @@ if [ "${1:-}" = status ]; then
     grep -qs paper_protocol "/proc/$pid/cmdline" || continue  # ended, or its worker is gone
     echo "running: ${d##*/}, worker $pid: $(grep -v '^worker' "$logs/paper_protocol_$pid.log" | tail -n 1)"
   done
-  exec snnjax benchmark --protocol paper --status
+  exec snnjax benchmark --protocol paper --status --side-by-side "${3:-1}"
 fi
 logs="${1:-runs}"
 workers="${2:-2}"
 claims="$logs/paper_protocol_claims"
-until=()
-[ -n "${DEADLINE:-}" ] && until=(--deadline "$DEADLINE")
+opts=(--side-by-side "$workers")
+[ -n "${DEADLINE:-}" ] && opts+=(--deadline "$DEADLINE")
 mkdir -p "$claims"
 GAMES="Tennis-v5 CrazyClimber-v5 NameThisGame-v5 Tutankham-v5 Pong-v5 VideoPinball-v5 BeamRider-v5 Boxing-v5
        Atlantis-v5 Krull-v5 Gopher-v5 RoadRunner-v5 Jamesbond-v5 Breakout-v5 StarGunner-v5 SpaceInvaders-v5 Kangaroo-v5"
@@ -65,7 +67,7 @@ tables() {  # the claimed job tables:$1 of worker $2
   local job="tables:$1" log="$logs/paper_protocol_$2.log"
   echo "worker $2: $job ($(date -u +%FT%TZ))" >> "$log"
   local rc=0
-  snnjax benchmark --protocol paper --games "$1" "${until[@]}" --no-progress >> "$log" 2>&1 || rc=$?
+  snnjax benchmark --protocol paper --games "$1" "${opts[@]}" --no-progress >> "$log" 2>&1 || rc=$?
   case $rc in
     0) touch "$claims/$job/done" ;;
     3) echo "worker $2: $job deferred by the deadline (a later start continues it)" >> "$log" ;;
@@ -87,7 +89,7 @@ worker() {
       if claim "tables:$game" "$me"; then tables "$game" "$me"; else sleep 30; fi
     done
     echo "worker $me: figure1:$game ($(date -u +%FT%TZ))" >> "$log"
-    if snnjax benchmark --protocol paper --games "$game" --figure1 only "${until[@]}" --no-progress >> "$log" 2>&1; then
+    if snnjax benchmark --protocol paper --games "$game" --figure1 only "${opts[@]}" --no-progress >> "$log" 2>&1; then
       touch "$claims/figure1:$game/done"
     fi
     touch "$claims/figure1:$game/ended"

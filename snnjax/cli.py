@@ -474,7 +474,7 @@ def parse_deadline(text: str | None) -> float | None:
 
 
 PAPER_ONLY = ("time_steps", "validation_episodes", "block", "figure1", "deadline", "status", "calibration_frames",
-              "max_episode_steps")  # `snnjax benchmark` options of --protocol paper alone
+              "max_episode_steps", "side_by_side")  # `snnjax benchmark` options of --protocol paper alone
 
 
 def cmd_benchmark(args) -> int:
@@ -490,8 +490,12 @@ def cmd_benchmark(args) -> int:
                 if (v := getattr(args, k)) is not None}
         proto = protocol.PaperProtocol(**over)
         results_dir = Path(args.results_dir or "results/paper_protocol")
+        side = 1 if args.side_by_side is None else args.side_by_side
+        if side < 1:
+            raise UsageError(f"--side-by-side must be >= 1 (plays sharing the machine, this one included), got {side}")
         if args.status:
-            print(protocol.status_markdown(protocol.remaining(results_dir, Path(args.models), proto, games)), end="")
+            left = protocol.remaining(results_dir, Path(args.models), proto, games, side_by_side=side)
+            print(protocol.status_markdown(left, workers=side), end="")
             return 0
         command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
         write = functools.partial(protocol.write_report, Path(args.out), proto=proto, models_dir=Path(args.models),
@@ -506,14 +510,14 @@ def cmd_benchmark(args) -> int:
         deferred = []
         for g in games if args.figure1 != "only" else []:  # the report after every game: a kill leaves it current
             played = protocol.run([g], Path(args.models), results_dir, proto, overwrite=args.overwrite,
-                                  progress=not args.no_progress, deadline=deadline)
+                                  progress=not args.no_progress, deadline=deadline, side_by_side=side)
             deferred += [g for g, r in played.items() if "deferred" in r]
             if played:
                 write_now()
         if args.figure1:
             figs = protocol.figure1([g for g in protocol.FIGURE1_GAMES if g in games], Path(args.models), results_dir,
                                     Path(args.out).parent / "docs", proto, overwrite=args.overwrite,
-                                    progress=not args.no_progress, deadline=deadline)
+                                    progress=not args.no_progress, deadline=deadline, side_by_side=side)
             deferred += [f"Figure 1 {g}" for g, f in figs.items() if "deferred" in f]
         write_now()
         print(f"wrote the paper-protocol section of {args.out}; per-game results in {results_dir}")
@@ -586,6 +590,10 @@ def _parser_benchmark(sub) -> None:
     bm.add_argument("--status", action="store_true",
                     help="--protocol paper only: print what the stored run has left to play per game and its "
                          "estimated hours (from the plays stored so far), and play nothing")
+    bm.add_argument("--side-by-side", type=int,
+                    help="--protocol paper only: plays sharing this machine while this one runs, itself included "
+                         "(default 1; evaluate/paper_protocol.sh passes its worker count): --deadline's and "
+                         "--status's estimates scale the stored paces to it, and each play's timing records it")
     bm.add_argument("--calibration-frames", type=int,
                     help=f"--protocol paper only: normalization frames (default {paper.calibration_frames})")
     bm.add_argument("--max-episode-steps", type=int,

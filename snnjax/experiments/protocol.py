@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -94,12 +95,13 @@ def _eval_cfg(proto: PaperProtocol, episodes: int, seed: int):
 
 
 def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, progress: bool,
-          lengths: Sequence[float] = (), log=None, deadline: float | None = None) -> dict:
+          lengths: Sequence[float] = (), log=None, deadline: float | None = None, side_by_side: int = 1) -> dict:
     """One population run: every SNN and the DQN on the same `episodes` envs of run seed `seed`.
     lengths: the DQN's episode lengths known so far (the progress bar's prior); log: where a play
     without a progress bar reports its progress (`play.progress_line`). Each observation an
     agent meets again is simulated once (`play.Memo`: the same episodes as without it).
-    deadline: raises `play.PastDeadline` once the play's pace shows it would end later."""
+    deadline: raises `play.PastDeadline` once the play's pace shows it would end later.
+    side_by_side: plays sharing the machine with this one, itself included (stored in its timing)."""
     from snnjax.experiments.evaluation import evaluate
 
     res = evaluate(ann, snns, _eval_cfg(proto, episodes, seed), game, proto.time_steps, progress=progress,
@@ -108,7 +110,7 @@ def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, 
             "snn": {str(p): {"scores": a["scores"], "lengths": a["lengths"], "decisions": a["decisions"],
                              "conversion_rate": {r: a["conversion_rate"][r] for r in ro.READOUTS}}
                     for p, a in zip(proto.percentiles, res["agents"])},
-            "dqn": res["dqn"], "timing": res["timing"]}
+            "dqn": res["dqn"], "timing": dict(res["timing"], side_by_side=side_by_side)}
 
 
 def _snn_decisions(run: dict) -> int:
@@ -157,10 +159,14 @@ DEFAULT_PACE_S = 1 / 25  # seconds per SNN decision before any play is stored (T
 ESTIMATE_SLACK = 1.1  # a play's estimate is scaled up by this before it is weighed against a deadline
 
 
-def pace_s(plays: Sequence[dict]) -> float | None:
-    """Seconds per SNN decision over stored plays (validation or blocks, `_play`'s records)."""
+def pace_s(plays: Sequence[dict], side_by_side: int | None = None) -> float | None:
+    """Seconds per SNN decision over stored plays (validation or blocks, `_play`'s records); with
+    `side_by_side`, what they predict for a play sharing this machine with that many plays (itself
+    included): each play's wall time x `machine_share` of its own count / of `side_by_side`."""
     dec = sum(_snn_decisions(r) for r in plays)
-    return sum(r["timing"]["wall_s"] for r in plays) / dec if dec else None
+    scale = ((lambda r: 1.0) if side_by_side is None else
+             (lambda r: machine_share(played_side_by_side(r), play_machine(r)) / machine_share(side_by_side, play_machine(r))))
+    return sum(r["timing"]["wall_s"] * scale(r) for r in plays) / dec if dec else None
 
 
 def stored_plays(res: dict) -> list[dict]:
@@ -176,26 +182,54 @@ UNTAGGED_MACHINE = "cpu:int8"  # plays stored before timings named their machine
 MEASURED_PACE_S = {"cpu:float32": 1 / 5}
 
 
+# Cores one play of the paper's protocol uses when it has a 2-core CPU to itself, measured: on the
+# AVX2-only kind StarGunner's block alone ran at 173% CPU and 11.4 SNN decisions/s (5.5-6.4 beside
+# another play); on the kind with int8 units about 1.2 cores (`evaluate/paper_protocol.sh`).
+SOLO_CORES = {"cpu:float32": 1.7, "cpu:int8": 1.2}
+UNTAGGED_SIDE_BY_SIDE = 2  # plays stored before timings said so: evaluate/paper_protocol.sh's two workers
+
+
+def machine_share(side_by_side: int, machine: str) -> float:
+    """The part of the machine one play gets while `side_by_side` plays (itself included) share
+    it: on a CPU kind of SOLO_CORES, min(SOLO_CORES, cores / side_by_side) cores (this machine's
+    core count), elsewhere 1 / side_by_side of it. Paces measured at one count are scaled to
+    another by the ratio of their shares (`pace_s`)."""
+    if machine in SOLO_CORES:
+        return min(SOLO_CORES[machine], (os.cpu_count() or 1) / side_by_side)
+    return 1 / side_by_side
+
+
+def played_side_by_side(run: dict) -> int:
+    """How many plays shared the machine with a stored play, itself included (UNTAGGED_SIDE_BY_SIDE
+    if its timing does not say)."""
+    return int(run["timing"].get("side_by_side", UNTAGGED_SIDE_BY_SIDE))
+
+
 def play_machine(run: dict) -> str:
     """The kind of machine a stored play ran on (`compile.machine_kind`; UNTAGGED_MACHINE if its
     timing does not say)."""
     return run["timing"].get("machine", UNTAGGED_MACHINE)
 
 
-def paces(results: dict[str, dict], machine: str | None = None) -> dict[str, float | None]:
+def paces(results: dict[str, dict], machine: str | None = None, side_by_side: int = 1) -> dict[str, float | None]:
     """Seconds per SNN decision of every stored validation and of every stored block, apart (a
     validation's 10 episodes fill fewer simulator rows than a block's 25, at a slower pace), over
     the plays made on `machine` (default: this one's kind, `compile.machine_kind`); where none
-    was, MEASURED_PACE_S of the machine kind, else every play's: a machine without int8 units
-    runs a decision several times as long as one with them."""
+    was, MEASURED_PACE_S of the machine kind (measured two plays at a time), else every play's: a
+    machine without int8 units runs a decision several times as long as one with them. Each for a
+    play sharing the machine with `side_by_side` plays, itself included (`pace_s`)."""
     machine = machine or machine_kind()
     plays = {"validation": [r["validation"] for r in results.values() if "validation" in r],
              "block": [b for r in results.values() for b in r.get("blocks", {}).values()]}
-    return {k: pace_s([p for p in ps if play_machine(p) == machine]) or MEASURED_PACE_S.get(machine) or pace_s(ps)
-            for k, ps in plays.items()}
+    measured = MEASURED_PACE_S.get(machine)
+    if measured:
+        measured *= machine_share(UNTAGGED_SIDE_BY_SIDE, machine) / machine_share(side_by_side, machine)
+    return {k: pace_s([p for p in ps if play_machine(p) == machine], side_by_side) or measured
+            or pace_s(ps, side_by_side) for k, ps in plays.items()}
 
 
-def game_pace(res: dict, kind: str, run_pace: dict | None, machine: str | None = None) -> float | None:
+def game_pace(res: dict, kind: str, run_pace: dict | None, machine: str | None = None,
+              side_by_side: int = 1) -> float | None:
     """Seconds per SNN decision that one game's next play of `kind` ("validation" or "block") is
     estimated with: the pace of the game's own blocks on `machine` (a block only; default this
     machine's kind), else of its own validation there, else the run's pace of that kind (`paces`:
@@ -204,13 +238,15 @@ def game_pace(res: dict, kind: str, run_pace: dict | None, machine: str | None =
     cap (full batches) or whose screens repeat (`play.Memo`) with games that have neither
     (0.013-0.044 s per SNN decision across the games' blocks measured on one machine); a
     validation (10 episodes, fewer rows) runs at the slower end. The deadline (`run_game`) and
-    `remaining` both use it."""
+    `remaining` both use it. For a play sharing the machine with `side_by_side` plays, itself
+    included (`pace_s`; `run_pace` must be `paces` for the same count)."""
     machine = machine or machine_kind()
     own = [list(res.get("blocks", {}).values())] if kind == "block" else []
     own += [[res["validation"]]] if "validation" in res else []
     here = [[p for p in ps if play_machine(p) == machine] for ps in own]
-    return (next((p for p in map(pace_s, here) if p), None) or (run_pace or {}).get(kind)
-            or next((p for p in map(pace_s, own) if p), None))
+    shared = functools.partial(pace_s, side_by_side=side_by_side)
+    return (next((p for p in map(shared, here) if p), None) or (run_pace or {}).get(kind)
+            or next((p for p in map(shared, own) if p), None))
 
 
 def estimate_s(lengths: Sequence[float], episodes: int, agents: int, max_episode_steps: int, pace: float | None,
@@ -243,7 +279,8 @@ def over_deadline(estimate: float, deadline: float | None) -> str | None:
 
 
 def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = False, progress: bool = True,
-             log=print, validation_only: bool = False, deadline: float | None = None, pace: dict | None = None) -> dict:
+             log=print, validation_only: bool = False, deadline: float | None = None, pace: dict | None = None,
+             side_by_side: int = 1) -> dict:
     """The protocol for one Q-network file; results (and progress) in `out` (JSON).
     validation_only: stop once the percentile is chosen (what Figure 1 needs first).
     deadline: a `time.time()` by which every play started must be over: a play whose estimate
@@ -252,7 +289,9 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     run past it is not started, and the game is left unfinished (`res["deferred"]` says which play
     and why; not stored): a block cut off by the deadline would be lost whole. A play that was
     started but whose pace shows it would end after the deadline (a slower machine than the
-    stored plays') stops early (`play.PastDeadline`), deferred the same way."""
+    stored plays') stops early (`play.PastDeadline`), deferred the same way.
+    side_by_side: plays sharing the machine with this run's, its own included (the estimates'
+    `game_pace` and `pace` are for that count; each play's timing records it)."""
     from snnjax.nets.checkpoint import load_qnetwork
     from snnjax.rl.play import PastDeadline
 
@@ -270,7 +309,7 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
         kind = "validation" if what == "validation" else "block"
         lengths = episode_lengths(stored_plays(res), model)
         why = over_deadline(estimate_s(lengths, episodes, len(proto.percentiles), proto.max_episode_steps,
-                                       game_pace(res, kind, pace)), deadline)
+                                       game_pace(res, kind, pace, side_by_side=side_by_side)), deadline)
         if why:
             res["deferred"] = f"{what}: {why}"
             log(f"{game}: {res['deferred']}; not started (a later run plays it)")
@@ -294,7 +333,7 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
         log(f"{game}: validation, {proto.validation_episodes} episodes per percentile at T = {proto.time_steps}")
         try:
             res["validation"] = _play(ann, snns, game, proto, proto.validation_episodes, VALIDATION_SEED + proto.seed,
-                                      progress, episode_lengths([], model), log, deadline)
+                                      progress, episode_lengths([], model), log, deadline, side_by_side)
         except PastDeadline as exc:
             return stopped("validation", exc)
         res["validation"]["best_percentile"] = choose_percentile(res["validation"])
@@ -308,7 +347,7 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
         log(f"{game}: block {k + 1}/{len(proto.blocks)} ({n} episodes per agent, T = {proto.time_steps})")
         try:
             res["blocks"][str(k)] = _play(ann, snns, game, proto, n, proto.seed + k, progress,
-                                          episode_lengths(stored_plays(res), model), log, deadline)
+                                          episode_lengths(stored_plays(res), model), log, deadline, side_by_side)
         except PastDeadline as exc:
             return stopped(f"block {k + 1}", exc)
         write_json(out, res)
@@ -362,16 +401,17 @@ def summary(res: dict, random_mean: float | None, paper_dqn: float | None, dqn_b
 
 
 def run(games: Sequence[str], models_dir: Path, results_dir: Path, proto: PaperProtocol, overwrite: bool = False,
-        progress: bool = True, log=functools.partial(print, flush=True), deadline: float | None = None) -> dict[str, dict]:
+        progress: bool = True, log=functools.partial(print, flush=True), deadline: float | None = None,
+        side_by_side: int = 1) -> dict[str, dict]:
     """The protocol on every game with a shipped model, in order; returns each game's results.
-    deadline: see `run_game` (a game whose next play would not end by then is skipped)."""
+    deadline, side_by_side: see `run_game` (a game whose next play would not end by then is skipped)."""
     results = {}
     for g in games:
         model = models_dir / f"{g}.npz"
         if model.is_file():
-            pace = paces(load(results_dir, proto)[0]) if deadline is not None else None
+            pace = paces(load(results_dir, proto)[0], side_by_side=side_by_side) if deadline is not None else None
             results[g] = run_game(model, results_dir / f"{g}.json", proto, overwrite, progress, log,
-                                  deadline=deadline, pace=pace)
+                                  deadline=deadline, pace=pace, side_by_side=side_by_side)
     return results
 
 
@@ -464,7 +504,7 @@ FIGURE1_EPISODES = 10
 def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float, episodes: int = FIGURE1_EPISODES,
                  time_steps: Sequence[int] = FIGURE1_T, percentiles: Sequence[float] = FIGURE1_P,
                  overwrite: bool = False, progress: bool = True, log=print, deadline: float | None = None,
-                 plays: Sequence[dict] = (), pace: float | None = None) -> dict:
+                 plays: Sequence[dict] = (), pace: float | None = None, side_by_side: int = 1) -> dict:
     """The paper's Figure 1 for one game: score and conversion rate against T at the game's
     `percentile` (one run per T: that SNN beside the DQN), and against p at T = proto.time_steps
     (one run: every percentile's SNN beside the DQN), `episodes` each, test seeds of `proto`.
@@ -472,8 +512,9 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
     Stored in the sweep's results format ({"games": {game: {"runs": {T: {"agents": {p: ...},
     "dqn": ...}}}}}), so `plots.figure1` draws it; resumable per run. deadline: as in `run_game`,
     per run, from the episode lengths of the game's protocol `plays` and `pace` seconds per
-    decision (a validation's: 10 episodes per agent, as here); a run whose pace shows it would
-    end later stops early (`play.PastDeadline`)."""
+    decision (a validation's: 10 episodes per agent, as here, for `side_by_side` plays sharing the
+    machine, this one included; each run's timing records the count); a run whose pace shows it
+    would end later stops early (`play.PastDeadline`)."""
     from snnjax.experiments.evaluation import evaluate
     from snnjax.nets.checkpoint import load_qnetwork
     from snnjax.rl.play import PastDeadline
@@ -515,17 +556,18 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
             return res
         runs[str(t)] = {"agents": {str(p): {"scores": a["scores"], "lengths": a["lengths"],
                                             "conversion_rate": a["conversion_rate"]} for p, a in zip(ps, r["agents"])},
-                        "dqn": r["dqn"], "timing": r["timing"]}
+                        "dqn": r["dqn"], "timing": dict(r["timing"], side_by_side=side_by_side)}
         write_json(out, res)
     return res
 
 
 def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Path, proto: PaperProtocol,
             episodes: int = FIGURE1_EPISODES, overwrite: bool = False, progress: bool = True,
-            log=functools.partial(print, flush=True), deadline: float | None = None) -> dict[str, dict]:
+            log=functools.partial(print, flush=True), deadline: float | None = None,
+            side_by_side: int = 1) -> dict[str, dict]:
     """Figure 1 for every game of `games` with a shipped model: the percentile chosen on the
     protocol's validation episodes (played first if missing), then `figure1_game`; PNGs into
-    `docs` (`plots.figure1`) once a game's runs are complete. deadline: see `run_game`.
+    `docs` (`plots.figure1`) once a game's runs are complete. deadline, side_by_side: see `run_game`.
     Returns {game: {"json", "png", "percentile", "pearson_t", "pearson_p"}} of the complete ones,
     and {game: {"deferred": why}} of the others."""
     import shutil
@@ -537,16 +579,17 @@ def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Pat
         model = models_dir / f"{g}.npz"
         if not model.is_file():
             continue
-        pace = paces(load(results_dir, proto)[0])
+        pace = paces(load(results_dir, proto)[0], side_by_side=side_by_side)
         val = run_game(model, results_dir / f"{g}.json", proto, overwrite, progress, log, validation_only=True,
-                       deadline=deadline, pace=pace)
+                       deadline=deadline, pace=pace, side_by_side=side_by_side)
         if "validation" not in val:
             out[g] = {"deferred": val["deferred"]}
             continue
         p = val["validation"]["best_percentile"]
         path = results_dir / f"figure1_{g}.json"
         res = figure1_game(model, path, proto, p, episodes, overwrite=overwrite, progress=progress, log=log,
-                           deadline=deadline, plays=stored_plays(val), pace=pace["validation"])
+                           deadline=deadline, plays=stored_plays(val), pace=pace["validation"],
+                           side_by_side=side_by_side)
         if "deferred" in res:
             out[g] = {"deferred": res["deferred"]}
             continue
@@ -705,21 +748,24 @@ def figure1_left(res: dict | None, game: str, proto: PaperProtocol, episodes: in
     return todo + sweep
 
 
-def remaining(results_dir: Path, models_dir: Path, proto: PaperProtocol, games: Sequence[str]) -> dict[str, dict]:
+def remaining(results_dir: Path, models_dir: Path, proto: PaperProtocol, games: Sequence[str],
+              side_by_side: int = 1) -> dict[str, dict]:
     """What the run in `results_dir` still has to play, per game with a shipped model: {game:
     {"tables": state, "figure1": state or None, "decisions": SNN decisions left, "seconds": their
-    estimate for one process}}. Estimates as the deadline's, without the slack (`estimate_s`: the
-    game's episode lengths so far, else its shipped DQN's; the tables' plays at `game_pace`,
-    Figure 1's runs at the run's validation pace as `figure1` paces them, T-scaled)."""
+    estimate for one of `side_by_side` processes sharing the machine}}. Estimates as the deadline's,
+    without the slack (`estimate_s`: the game's episode lengths so far, else its shipped DQN's; the
+    tables' plays at `game_pace`, Figure 1's runs at the run's validation pace as `figure1` paces
+    them, T-scaled)."""
     results = load(results_dir, proto)[0]
-    pace = paces(results)
+    pace = paces(results, side_by_side=side_by_side)
     out = {}
     for g in games:
         model = models_dir / f"{g}.npz"
         if not model.is_file():
             continue
         res = results.get(g)
-        left = [(game_pace(res or {}, kind, pace), e, a, r) for kind, e, a, r in plays_left(res, proto)]
+        left = [(game_pace(res or {}, kind, pace, side_by_side=side_by_side), e, a, r)
+                for kind, e, a, r in plays_left(res, proto)]
         fig = None
         if g in FIGURE1_GAMES:
             path = results_dir / f"figure1_{g}.json"
@@ -737,16 +783,18 @@ def remaining(results_dir: Path, models_dir: Path, proto: PaperProtocol, games: 
     return out
 
 
-def status_markdown(left: dict[str, dict], workers: int = 2) -> str:
-    """`remaining` as a table, with the totals for one process and for `workers` processes."""
-    lines = ["| game | tables | Figure 1 | SNN decisions left | hours left (one process) |", "|---|---|---|---|---|"]
+def status_markdown(left: dict[str, dict], workers: int = 1) -> str:
+    """`remaining` (made for `workers` processes sharing the machine) as a table, with its totals."""
+    each = "one process" if workers == 1 else f"one of {workers} processes"
+    lines = [f"| game | tables | Figure 1 | SNN decisions left | hours left ({each}) |", "|---|---|---|---|---|"]
     for g, r in left.items():
         lines.append(f"| {g} | {r['tables']} | {r['figure1'] or ''} | {r['decisions']:,.0f} | {r['seconds'] / 3600:.2f} |")
     dec, sec = sum(r["decisions"] for r in left.values()), sum(r["seconds"] for r in left.values())
-    lines += ["", f"Left: about {dec:,.0f} SNN decisions, {sec / 3600:.1f} h of one process, about "
-              f"{sec / 3600 / workers:.1f} h with {workers} processes if the plays pack evenly, on this kind of "
+    wall = "" if workers == 1 else f", about {sec / 3600 / workers:.1f} h of wall time if the plays pack evenly"
+    lines += ["", f"Left: about {dec:,.0f} SNN decisions, {sec / 3600:.1f} h of {each}{wall}, on this kind of "
               f"machine ({machine_kind()}: each game at the pace of its own plays here, else the run's here, else "
-              "the pace measured for the kind, else of every stored play; `protocol.game_pace`)."]
+              "the pace measured for the kind, else of every stored play, scaled to the processes sharing the "
+              "machine; `protocol.game_pace`, `protocol.machine_share`)."]
     return "\n".join(lines) + "\n"
 
 
@@ -764,7 +812,8 @@ MACHINE_NAMES = {"cpu:int8": "CPU with int8 units (AMX / AVX-512 VNNI): int8 pro
 def figure1_throughput_rows(figures: dict[str, dict]) -> tuple[list[str], dict[str, list[float]]]:
     """Rows of the throughput table for the Figure 1 runs stored (`figure1_stored`): one per run
     (a T at the game's percentile, or the p sweep: every percentile's SNN at once), its SNN
-    decisions (the SNNs' episode lengths) and wall time; and {kind: [decisions, wall s]}."""
+    decisions (the SNNs' episode lengths) and wall time; and {(kind, plays at a time): [decisions,
+    wall s]}."""
     rows, totals = [], {}
     for g, res in figures.items():
         st = res["settings"]
@@ -773,60 +822,65 @@ def figure1_throughput_rows(figures: dict[str, dict]) -> tuple[list[str], dict[s
             what = (f"Figure 1, T = {t}, p sweep ({len(agents)} SNNs)" if int(t) == st["p_sweep_t"] and len(agents) > 1
                     else f"Figure 1, T = {t}")
             dec = sum(sum(a["lengths"]) for a in agents.values())
-            wall, kind = run["timing"]["wall_s"], play_machine(run)
+            wall, kind, n = run["timing"]["wall_s"], play_machine(run), played_side_by_side(run)
             eps = len(run["dqn"]["scores"])
-            tot = totals.setdefault(kind, [0.0, 0.0])
+            tot = totals.setdefault((kind, n), [0.0, 0.0])
             tot[0], tot[1] = tot[0] + dec, tot[1] + wall
-            rows.append(f"| {g}, {what} | {kind} | {t} | {eps} | {dec:,} | | {wall / 3600:.2f} | {dec / wall:.1f} |")
+            rows.append(f"| {g}, {what} | {kind} | {n} | {t} | {eps} | {dec:,} | | {wall / 3600:.2f} | {dec / wall:.1f} |")
     return rows, totals
 
 
 def throughput_markdown(results: dict[str, dict], figures: dict[str, dict] | None = None) -> str:
-    """BENCHMARKS.md's section on the protocol run: wall time and SNN decisions/s per game and kind
-    of machine (`play_machine`; both SNNs' decisions; validation and every block played so far),
-    then every Figure 1 run stored (`figures`, `figure1_stored`), a total per kind, and the share
-    of decisions simulated (the rest met an observation again: `play.Memo`). Kinds are never
-    summed together: their paces differ several-fold."""
+    """BENCHMARKS.md's section on the protocol run: wall time and SNN decisions/s per game, kind of
+    machine (`play_machine`) and number of plays that shared it (`played_side_by_side`; both SNNs'
+    decisions; validation and every block played so far), then every Figure 1 run stored
+    (`figures`, `figure1_stored`), a total per kind and count, and the share of decisions simulated
+    (the rest met an observation again: `play.Memo`). Kinds and counts are never summed together:
+    their paces differ several-fold; the run's elapsed time per kind counts each play's wall time
+    once per the plays sharing the machine."""
     lines = ["## The paper-protocol run: wall time and decisions/s", "",
              "From the timing stored with every block of `snnjax benchmark --protocol paper` (the two SNNs and "
              "the DQN played side by side; decisions = both SNNs' decisions; wall time of the play, without "
-             "the calibration), per game and kind of machine the plays ran on: "
+             "the calibration), per game, kind of machine the plays ran on ("
              + "; ".join(f"`{k}`: {v}" for k, v in MACHINE_NAMES.items())
-             + ". `evaluate/paper_protocol.sh` runs two games at a time, one per process, so the "
-             "machine's throughput is about twice a row's decisions/s and the elapsed time about half the summed "
-             "wall time; blocks played while other work shared the machine are slower. Simulated: the share of "
-             "the decisions whose observation the SNN had not met before in the same play; the others reuse "
-             "that simulation's result (`play.Memo`, the same episodes; plays stored before it simulated every "
-             "decision).", "",
-             "| game | machine | T | episodes per agent (validation + test) | SNN decisions | simulated | wall h "
-             "| SNN decisions/s |",
-             "|---|---|---|---|---|---|---|---|"]
-    totals: dict[str, list[float]] = {}
+             + ") and number of plays that shared the machine (at a time: `evaluate/paper_protocol.sh`'s "
+             f"workers, one play each; plays stored before this was recorded: {UNTAGGED_SIDE_BY_SIDE}). With two at a "
+             "time the machine's throughput is about twice a row's decisions/s; blocks played while other work "
+             "shared the machine are slower. Simulated: the share of the decisions whose observation the SNN had "
+             "not met before in the same play; the others reuse that simulation's result (`play.Memo`, the same "
+             "episodes; plays stored before it simulated every decision).", "",
+             "| game | machine | at a time | T | episodes per agent (validation + test) | SNN decisions | simulated "
+             "| wall h | SNN decisions/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    totals: dict[tuple[str, int], list[float]] = {}
+    elapsed: dict[str, float] = {}
     for g, res in results.items():
-        by_kind: dict[str, list[dict]] = {}
+        groups: dict[tuple[str, int], list[dict]] = {}
         for r in stored_plays(res):
-            by_kind.setdefault(play_machine(r), []).append(r)
-        for kind, runs in sorted(by_kind.items()):
+            groups.setdefault((play_machine(r), played_side_by_side(r)), []).append(r)
+        for (kind, n), runs in sorted(groups.items()):
             dec = sum(_snn_decisions(r) for r in runs)
             sim = sum(_simulated(r) for r in runs)
             wall = sum(r["timing"]["wall_s"] for r in runs)
             eps = sum(len(r["dqn"]["scores"]) for r in runs)
-            t = totals.setdefault(kind, [0.0, 0.0, 0.0])
+            t = totals.setdefault((kind, n), [0.0, 0.0, 0.0])
             t[0], t[1], t[2] = t[0] + dec, t[1] + sim, t[2] + wall
-            lines.append(f"| {g} | {kind} | {res['settings']['time_steps']} | {eps} | {dec:,} | {sim / dec:.0%} "
+            elapsed[kind] = elapsed.get(kind, 0.0) + wall / n
+            lines.append(f"| {g} | {kind} | {n} | {res['settings']['time_steps']} | {eps} | {dec:,} | {sim / dec:.0%} "
                          f"| {wall / 3600:.2f} | {dec / wall:.1f} |")
-    for kind, (dec, sim, wall) in sorted(totals.items()):
+    for (kind, n), (dec, sim, wall) in sorted(totals.items()):
         if wall:
-            lines.append(f"| Tables 1-2, all | {kind} | | | {int(dec):,} | {sim / dec:.0%} | {wall / 3600:.2f} "
+            lines.append(f"| Tables 1-2, all | {kind} | {n} | | | {int(dec):,} | {sim / dec:.0%} | {wall / 3600:.2f} "
                          f"| {dec / wall:.1f} |")
     fig_rows, fig_totals = figure1_throughput_rows(figures or {})
     lines += fig_rows
-    for kind, (dec, wall) in sorted(fig_totals.items()):
-        lines.append(f"| Figure 1, all | {kind} | | | {int(dec):,} | | {wall / 3600:.2f} | {dec / wall:.1f} |")
-    hours = {k: totals.get(k, [0, 0, 0])[2] + fig_totals.get(k, [0, 0])[1] for k in {*totals, *fig_totals}}
-    if hours:
-        lines += ["", "Wall time of the run so far (tables and Figure 1, summed over the processes): "
-                  + "; ".join(f"{k}: {h / 3600:.1f} h" for k, h in sorted(hours.items())) + "."]
+    for (kind, n), (dec, wall) in sorted(fig_totals.items()):
+        elapsed[kind] = elapsed.get(kind, 0.0) + wall / n
+        lines.append(f"| Figure 1, all | {kind} | {n} | | | {int(dec):,} | | {wall / 3600:.2f} | {dec / wall:.1f} |")
+    if elapsed:
+        lines += ["", "Elapsed time of the run so far (tables and Figure 1; each play's wall time over the number of "
+                  "plays that shared the machine): " + "; ".join(f"{k}: {h / 3600:.1f} h" for k, h in sorted(elapsed.items()))
+                  + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,7 @@
 """The paper's protocol (experiments.protocol): settings, the validation choice, the tables, and a
 small end-to-end run that resumes block by block."""
 
+import functools
 import json
 
 import numpy as np
@@ -194,30 +195,64 @@ def test_paces_come_from_plays_on_this_kind_of_machine():
 
     results = {"a": {"validation": run(10.0), "blocks": {"0": run(5.0), "1": run(40.0, "cpu:float32")}},
                "b": {"validation": run(20.0)}}
-    assert protocol.paces(results, "cpu:int8") == {"validation": 0.15, "block": 0.05}  # untagged plays: int8 units
-    assert protocol.paces(results, "cpu:float32") == {"validation": protocol.MEASURED_PACE_S["cpu:float32"],
-                                                      "block": 0.4}
-    assert protocol.paces(results, "gpu:int8") == {"validation": 0.15, "block": 0.225}  # no play there: all
-    here = protocol.paces(results, "cpu:float32")
+    two = functools.partial(protocol.paces, side_by_side=2)  # as every play here was made (untagged: two)
+    assert two(results, "cpu:int8") == {"validation": 0.15, "block": 0.05}  # untagged plays: int8 units
+    assert two(results, "cpu:float32") == {"validation": protocol.MEASURED_PACE_S["cpu:float32"], "block": 0.4}
+    assert two(results, "gpu:int8") == {"validation": 0.15, "block": 0.225}  # no play there: all
+    here = two(results, "cpu:float32")
     # a game's own plays on this kind first, then the run's pace here, then its plays elsewhere
-    assert protocol.game_pace(results["a"], "block", here, "cpu:float32") == 0.4
-    assert protocol.game_pace(results["a"], "validation", here, "cpu:float32") == here["validation"]
-    assert protocol.game_pace(results["a"], "block", {}, "gpu:int8") == 0.225
-    assert protocol.game_pace(results["b"], "validation", None, "gpu:int8") == 0.2
+    pace = functools.partial(protocol.game_pace, side_by_side=2)
+    assert pace(results["a"], "block", here, "cpu:float32") == 0.4
+    assert pace(results["a"], "validation", here, "cpu:float32") == here["validation"]
+    assert pace(results["a"], "block", {}, "gpu:int8") == 0.225
+    assert pace(results["b"], "validation", None, "gpu:int8") == 0.2
+
+
+def test_paces_scale_with_the_plays_sharing_the_machine(monkeypatch):
+    """A pace measured with k plays sharing the machine predicts one with n by the ratio of their
+    shares (`machine_share`: min(SOLO_CORES, cores / n) on a CPU kind, 1 / n elsewhere). Numbers
+    by hand on 2 cores: on the AVX2-only kind one play alone gets 1.7 cores, one of two 1 core."""
+    monkeypatch.setattr(protocol.os, "cpu_count", lambda: 2)
+    assert protocol.machine_share(1, "cpu:float32") == 1.7 and protocol.machine_share(2, "cpu:float32") == 1.0
+    assert protocol.machine_share(1, "cpu:int8") == 1.2 and protocol.machine_share(3, "cpu:int8") == pytest.approx(2 / 3)
+    assert protocol.machine_share(4, "gpu:int8") == 0.25
+
+    def run(wall, side_by_side=None):
+        timing = {"wall_s": wall, "machine": "cpu:float32"}
+        timing.update({} if side_by_side is None else {"side_by_side": side_by_side})
+        return {"dqn": {"lengths": [100]}, "snn": {"99.9": {"decisions": [100]}}, "timing": timing}
+
+    paired, alone = run(40.0), run(17.0, side_by_side=1)  # 0.4 s and 0.17 s per decision as measured
+    assert protocol.pace_s([paired]) == 0.4 and protocol.pace_s([paired], side_by_side=2) == 0.4
+    assert protocol.pace_s([paired], side_by_side=1) == pytest.approx(0.4 / 1.7)
+    assert protocol.pace_s([alone], side_by_side=2) == pytest.approx(0.17 * 1.7)
+    # over several plays: (40 + 17 x 1.7) s over 200 decisions, at two
+    assert protocol.pace_s([paired, alone], side_by_side=2) == pytest.approx((40 + 17 * 1.7) / 200)
+    # the kind's measured pace (two plays at a time) for one alone; a game's own plays the same way
+    assert protocol.paces({}, "cpu:float32", side_by_side=1)["block"] == pytest.approx(
+        protocol.MEASURED_PACE_S["cpu:float32"] / 1.7)
+    assert protocol.game_pace({"blocks": {"0": paired}}, "block", None, "cpu:float32", side_by_side=1) == \
+        pytest.approx(0.4 / 1.7)
+    monkeypatch.setattr(protocol.os, "cpu_count", lambda: 8)  # 8 cores: two plays each get all they use
+    assert protocol.pace_s([paired], side_by_side=1) == 0.4 and protocol.pace_s([paired], side_by_side=8) == \
+        pytest.approx(0.4 * 1.7)
 
 
 def test_throughput_is_split_by_kind_of_machine():
-    """BENCHMARKS.md's protocol table: one row per game and machine kind, a total per kind, never
-    one total over kinds whose paces differ several-fold. Numbers by hand."""
-    def run(wall, decisions, machine=None):
+    """BENCHMARKS.md's protocol table: one row per game, machine kind and plays at a time, a total
+    per kind and count, never one total over kinds or counts whose paces differ several-fold; the
+    elapsed time counts each play's wall time over the plays sharing the machine. Numbers by hand."""
+    def run(wall, decisions, machine=None, side_by_side=None):
         timing = {"wall_s": wall} if machine is None else {"wall_s": wall, "machine": machine}
+        timing.update({} if side_by_side is None else {"side_by_side": side_by_side})
         return {"dqn": {"scores": [1.0] * 5, "lengths": [100]}, "snn": {"99.9": {"decisions": [decisions]},
                 "99.99": {"decisions": [decisions]}}, "timing": timing}
 
     settings = {"time_steps": 500}
     results = {"a": {"settings": settings, "validation": run(100.0, 1000),
                      "blocks": {"0": run(300.0, 1500), "1": run(900.0, 1800, "cpu:float32")}},
-               "b": {"settings": settings, "validation": run(360.0, 900, "cpu:float32")}}
+               "b": {"settings": settings, "validation": run(360.0, 900, "cpu:float32"),
+                     "blocks": {"0": run(200.0, 1000, "cpu:float32", side_by_side=1)}}}
     fig_run = lambda wall, eps_len, n, machine: {  # noqa: E731
         "agents": {str(99.0 + i): {"lengths": [eps_len] * 2} for i in range(n)}, "dqn": {"scores": [0.0] * 2},
         "timing": {"wall_s": wall, "machine": machine}}
@@ -225,20 +260,22 @@ def test_throughput_is_split_by_kind_of_machine():
                      "games": {"g": {"runs": {"1000": fig_run(400.0, 100, 1, "cpu:float32"),
                                               "500": fig_run(100.0, 100, 5, "cpu:float32")}}}}}
     md = protocol.throughput_markdown(results, figures)
-    # a, int8 (untagged): 2000 + 3000 decisions in 400 s = 12.5/s; a, float32: 3600 in 900 s = 4.0/s
-    assert "| a | cpu:int8 | 500 | 10 | 5,000 | 100% | 0.11 | 12.5 |" in md
-    assert "| a | cpu:float32 | 500 | 5 | 3,600 | 100% | 0.25 | 4.0 |" in md
-    assert "| b | cpu:float32 | 500 | 5 | 1,800 | 100% | 0.10 | 5.0 |" in md
-    # totals per kind: float32 5400 decisions in 1260 s = 4.3/s; int8 as game a
-    assert "| Tables 1-2, all | cpu:float32 | | | 5,400 | 100% | 0.35 | 4.3 |" in md
-    assert "| Tables 1-2, all | cpu:int8 | | | 5,000 | 100% | 0.11 | 12.5 |" in md
-    assert md.count(", all |") == 3
+    # a, int8 (untagged: two at a time): 2000 + 3000 decisions in 400 s = 12.5/s; a, float32: 3600 in 900 s = 4.0/s
+    assert "| a | cpu:int8 | 2 | 500 | 10 | 5,000 | 100% | 0.11 | 12.5 |" in md
+    assert "| a | cpu:float32 | 2 | 500 | 5 | 3,600 | 100% | 0.25 | 4.0 |" in md
+    assert "| b | cpu:float32 | 2 | 500 | 5 | 1,800 | 100% | 0.10 | 5.0 |" in md
+    assert "| b | cpu:float32 | 1 | 500 | 5 | 2,000 | 100% | 0.06 | 10.0 |" in md  # alone: its own row
+    # totals per kind and count: float32, two: 5400 decisions in 1260 s = 4.3/s; int8 as game a
+    assert "| Tables 1-2, all | cpu:float32 | 1 | | | 2,000 | 100% | 0.06 | 10.0 |" in md
+    assert "| Tables 1-2, all | cpu:float32 | 2 | | | 5,400 | 100% | 0.35 | 4.3 |" in md
+    assert "| Tables 1-2, all | cpu:int8 | 2 | | | 5,000 | 100% | 0.11 | 12.5 |" in md
+    assert md.count(", all |") == 4
     # Figure 1: 1 SNN x 2 episodes x 100 steps in 400 s; the p sweep 5 SNNs x 200 in 100 s; T ascending
-    assert "| g, Figure 1, T = 500, p sweep (5 SNNs) | cpu:float32 | 500 | 2 | 1,000 | | 0.03 | 10.0 |\n" \
-           "| g, Figure 1, T = 1000 | cpu:float32 | 1000 | 2 | 200 | | 0.11 | 0.5 |" in md
-    assert "| Figure 1, all | cpu:float32 | | | 1,200 | | 0.14 | 2.4 |" in md
-    # the run's wall time per kind: int8 400 s; float32 1260 + 500 s
-    assert "cpu:float32: 0.5 h; cpu:int8: 0.1 h." in md
+    assert "| g, Figure 1, T = 500, p sweep (5 SNNs) | cpu:float32 | 2 | 500 | 2 | 1,000 | | 0.03 | 10.0 |\n" \
+           "| g, Figure 1, T = 1000 | cpu:float32 | 2 | 1000 | 2 | 200 | | 0.11 | 0.5 |" in md
+    assert "| Figure 1, all | cpu:float32 | 2 | | | 1,200 | | 0.14 | 2.4 |" in md
+    # elapsed per kind: int8 400 s / 2; float32 (1260 + 500) s / 2 + 200 s alone = 1080 s
+    assert "cpu:float32: 0.3 h; cpu:int8: 0.1 h." in md
 
 
 def test_play_time_estimate_by_hand():
@@ -247,8 +284,8 @@ def test_play_time_estimate_by_hand():
     slow = dict(play, timing={"wall_s": 80.0})
     assert protocol.pace_s([play]) == 40.0 / 800 and protocol.pace_s([]) is None
     # validations and blocks are paced apart
-    assert protocol.paces({"a": {"validation": slow, "blocks": {"0": play}}, "b": {"blocks": {"0": play, "1": play}}}) \
-        == {"validation": 0.1, "block": 0.05}
+    assert protocol.paces({"a": {"validation": slow, "blocks": {"0": play}}, "b": {"blocks": {"0": play, "1": play}}},
+                          side_by_side=protocol.UNTAGGED_SIDE_BY_SIDE) == {"validation": 0.1, "block": 0.05}
     assert protocol.paces({}) == {"validation": None, "block": None}
     # 2 SNNs x 25 episodes x mean length 200 x 0.05 s per decision
     assert protocol.estimate_s([100, 300], 25, 2, 4500, 0.05) == pytest.approx(500.0)
@@ -330,12 +367,19 @@ def test_a_block_that_would_pass_the_deadline_is_not_started(tmp_path, monkeypat
     monkeypatch.setattr(protocol, "_calibrate", lambda *a: pytest.fail("calibrated for a play that is not started"))
     lines = []
     # block 1: 2 SNNs x 2 episodes x 1000 steps x 0.05 s per decision (the pace of other games' blocks) = 200 s
-    res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 150, pace={"block": 0.05})
+    # (two plays sharing the machine, as the stored validation: untagged, UNTAGGED_SIDE_BY_SIDE)
+    res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 150, pace={"block": 0.05},
+                            side_by_side=2)
     assert res["deferred"].startswith("block 1: about 4 min, 2 min left") and "not started" in lines[-1]
     assert json.loads(out.read_text()) == stored  # nothing written
     # the game's own validation paces its first block, not the run's faster block pace (0.001 s)
-    res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 150, pace={"block": 0.001})
+    res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 150, pace={"block": 0.001},
+                            side_by_side=2)
     assert res["deferred"].startswith("block 1: about 4 min, 2 min left")
+    # a play alone on 2 cores of this kind (int8 units: 1.2 cores against 1): 200 s x 1 / 1.2 x 1.1 = 3.1 min
+    monkeypatch.setattr(protocol.os, "cpu_count", lambda: 2)
+    res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 150, pace={"block": 0.001})
+    assert res["deferred"].startswith("block 1: about 3 min, 2 min left")
 
 
 def test_a_block_stopped_by_its_pace_is_deferred_and_not_stored(tmp_path, monkeypatch):
@@ -352,7 +396,7 @@ def test_a_block_stopped_by_its_pace_is_deferred_and_not_stored(tmp_path, monkey
     deadlines = []
 
     def slow(*args):
-        deadlines.append(args[-1])
+        deadlines.append(args[-2])  # (..., deadline, side_by_side)
         raise PastDeadline("eval Breakout-v5 T=500: at step 40 of about 900 after 5 min it would end about 23:10, "
                            "past the deadline 20:00; stopped")
 
@@ -393,7 +437,9 @@ def test_what_is_left_to_play_by_hand(tmp_path):
     slow = dict(play, timing={"wall_s": 200.0})  # Boxing: validated only, 0.1 s per decision
     (results / "Boxing-v5.json").write_text(json.dumps({"settings": res["settings"],
                                                          "validation": dict(slow, best_percentile=99.99)}))
-    left = protocol.remaining(results, models, proto, ["Breakout-v5", "Pong-v5", "Tennis-v5", "Boxing-v5"])
+    # two processes sharing the machine, as every play stored here (untagged: UNTAGGED_SIDE_BY_SIDE)
+    left = protocol.remaining(results, models, proto, ["Breakout-v5", "Pong-v5", "Tennis-v5", "Boxing-v5"],
+                              side_by_side=2)
     assert list(left) == ["Breakout-v5", "Pong-v5", "Boxing-v5"]  # Tennis: no model, nothing to play
     b, p, x = left["Breakout-v5"], left["Pong-v5"], left["Boxing-v5"]
     # the run's paces: validations 300 s / 4,000 decisions = 0.075 s; blocks (Breakout's) 0.05 s
@@ -412,8 +458,8 @@ def test_what_is_left_to_play_by_hand(tmp_path):
     text = protocol.status_markdown(left, workers=2)
     assert f"| Breakout-v5 | p = 99.9 chosen, 1 of 2 blocks | 3 of 5 runs | 54,000 | {b['seconds'] / 3600:.2f} |" in text
     total = (b["seconds"] + p["seconds"] + x["seconds"]) / 3600
-    assert f"Left: about 174,000 SNN decisions, {total:.1f} h of one process" in text
-    assert f"about {total / 2:.1f} h with 2 processes" in text
+    assert f"Left: about 174,000 SNN decisions, {total:.1f} h of one of 2 processes" in text
+    assert f"about {total / 2:.1f} h of wall time if the plays pack evenly" in text
 
 
 def test_benchmark_status_cli(tmp_path, capsys):

@@ -1,7 +1,7 @@
 """`evaluate/paper_protocol.sh`, the resumable job queue of the paper-protocol run, with a fake
 `snnjax` on PATH that records its calls: every job is played once, a stale claim is taken over,
 a failed or deferred job is retried by the next start, Figure 1 follows its game's
-tables, the deadline is passed on, `status` names the jobs running, and without `snnjax` on PATH
+tables, the deadline and the workers' count are passed on, `status` names the jobs running, and without `snnjax` on PATH
 it says so."""
 
 import os
@@ -43,7 +43,7 @@ def test_queue_plays_every_job_once_and_resumes(fake):
     tables = [c for c in first if c.startswith("benchmark") and "--figure1" not in c]
     figure1 = [c for c in first if "--figure1 only" in c]
     assert len(tables) == 17 and len(set(tables)) == 17 and tables[0].startswith("benchmark --protocol paper --games Tennis-v5")
-    assert all("--deadline 07:00 --no-progress" in c for c in tables + figure1)
+    assert all("--side-by-side 1 --deadline 07:00 --no-progress" in c for c in tables + figure1)
     assert [c.split()[4] for c in figure1] == ["VideoPinball-v5", "Jamesbond-v5", "Breakout-v5", "StarGunner-v5"]
     for c in figure1:  # after the game's tables
         assert first.index(c) > next(i for i, t in enumerate(first) if f"--games {c.split()[4]} " in t)
@@ -57,6 +57,7 @@ def test_queue_plays_every_job_once_and_resumes(fake):
     subprocess.run(["bash", str(SCRIPT), str(logs), "2"], env=env, check=True, timeout=300)
     again = calls(log)[len(first):]
     assert sorted(c.split()[4] for c in again if c.startswith("benchmark")) == ["Kangaroo-v5", "Pong-v5"]
+    assert all("--side-by-side 2 " in c for c in again if c.startswith("benchmark"))  # the workers' count
     assert again[-1] == "report"
 
 
@@ -81,7 +82,9 @@ def test_status_names_the_running_jobs(fake):
         worker.kill()
     assert r.stdout.splitlines() == [f"running: tables:Boxing-v5, worker {worker.pid}: "
                                      "eval Boxing-v5 T=500: step 10 of about 20 (50%)"]
-    assert calls(log) == ["benchmark --protocol paper --status"]
+    assert calls(log) == ["benchmark --protocol paper --status --side-by-side 1"]
+    subprocess.run(["bash", str(SCRIPT), "status", str(logs), "2"], env=env, capture_output=True, timeout=60, check=True)
+    assert calls(log)[-1] == "benchmark --protocol paper --status --side-by-side 2"
 
 
 def test_without_snnjax_on_path_it_says_so(tmp_path):
