@@ -10,12 +10,13 @@
 # agent decisions/s alone and 5.5-6.4 beside another, so there one worker (`... runs 1`) plays as
 # much and finishes each job in about half the time. Every play is started with `--side-by-side
 # WORKERS`: its pre-start estimate scales the stored paces (each play records how many shared the
-# machine) to that many plays at a time, and its timing records it.
+# machine) to that many plays at a time, and its timing records it (a second copy's workers are
+# not counted by the first copy's plays: start one copy with the count wanted).
 # Jobs: every game's tables, longest first (the shipped DQN's mean episode length in
 # models/<game>.json: Tennis plays up to 4,500 steps an episode, Kangaroo about 600), then Figure
 # 1's four games, each once its tables are done. A job is held by a claim folder under LOG_DIR
 # (an atomic mkdir, with the worker's PID); a claim whose worker is gone (killed, machine
-# restarted) is taken over, so a second copy can add workers at any time.
+# restarted) is taken over, so a second copy can take over after a kill.
 # usage: [DEADLINE=HH:MM] evaluate/paper_protocol.sh [LOG_DIR] [WORKERS]   (default runs/ and 2;
 #        logs: LOG_DIR/paper_protocol_<worker PID>.log). DEADLINE (`snnjax benchmark --deadline`):
 #        no play is started that would not end by then (a block of Tennis takes about 2 h), so a
