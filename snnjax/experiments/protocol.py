@@ -533,19 +533,23 @@ def figure1_game(model: Path, out: Path, proto: PaperProtocol, percentile: float
     todo = [(t, [float(percentile)]) for t in time_steps if t != proto.time_steps]
     todo.append((proto.time_steps, sorted(set(percentiles) | {float(percentile)})))
     todo = [(t, ps) for t, ps in todo if str(t) not in runs]
-    if not todo:
-        return res
-    ann, cal_stats = _calibrate(params, meta, proto, percentiles + [float(percentile)], progress)
-    method = methods.Percentile()
-    cfg = _eval_cfg(proto, episodes, proto.seed)
     lengths = episode_lengths(plays, model)
-    for t, ps in todo:
+
+    def too_long(t: int, ps: list[float]) -> bool:
         why = over_deadline(estimate_s(lengths, episodes, len(ps), proto.max_episode_steps, pace,
                                        t / proto.time_steps), deadline)
         if why:
             res["deferred"] = f"Figure 1, T = {t}: {why}"
             log(f"{game}: {res['deferred']}; not started (a later run plays it)")
+        return why is not None
+
+    method, cfg, calibrated = methods.Percentile(), _eval_cfg(proto, episodes, proto.seed), None
+    for t, ps in todo:
+        if too_long(t, ps):
             return res
+        if calibrated is None:  # once, and only for a run that is started
+            calibrated = _calibrate(params, meta, proto, percentiles + [float(percentile)], progress)
+        ann, cal_stats = calibrated
         log(f"{game}: Figure 1, T = {t}, p = {', '.join(map(str, ps))} ({episodes} episodes)")
         try:
             r = evaluate(ann, [method.build(ann, cal_stats, p) for p in ps], cfg, game, t, progress=progress,

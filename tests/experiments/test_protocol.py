@@ -382,6 +382,20 @@ def test_a_block_that_would_pass_the_deadline_is_not_started(tmp_path, monkeypat
     assert res["deferred"].startswith("block 1: about 3 min, 2 min left")
 
 
+def test_a_figure1_run_that_would_pass_the_deadline_is_not_calibrated_for(tmp_path, monkeypatch):
+    """Figure 1's first run does not fit: deferred before the normalization frames are played."""
+    import time
+
+    monkeypatch.setattr(protocol, "_calibrate", lambda *a: pytest.fail("calibrated for a run that is not started"))
+    lines, proto = [], PaperProtocol()
+    # T = 50 at the game's p: 1 SNN x 10 episodes x 1000 steps x 0.05 s x 50 / 500 = 50 s, 10 s left
+    res = protocol.figure1_game(ROOT / "models" / "Breakout-v5.npz", tmp_path / "f.json", proto, 99.99,
+                                progress=False, log=lines.append, deadline=time.time() + 10,
+                                plays=[{"dqn": {"lengths": [1000]}}], pace=0.05)
+    assert res["deferred"].startswith("Figure 1, T = 50: about 1 min, 0 min left") and "not started" in lines[-1]
+    assert res["games"]["Breakout-v5"]["runs"] == {}
+
+
 def test_a_block_stopped_by_its_pace_is_deferred_and_not_stored(tmp_path, monkeypatch):
     """A block started on an estimate that its own pace then shows to be too optimistic (a slower
     machine) stops (`play.PastDeadline`): the game is deferred, nothing of the block is stored."""
