@@ -165,7 +165,7 @@ def test_benchmark_protocol_paper_cli_smoke(tmp_path):
     # the throughput (1 validation + 2 test episodes) goes to the BENCHMARKS.md beside --out, not the repository's
     from snnjax.core.compile import machine_kind
 
-    assert f"| Breakout-v5 | {machine_kind()} | 3 | 3 |" in (tmp_path / "BENCHMARKS.md").read_text()
+    assert f"| Breakout-v5 | {machine_kind()} | 1 | 3 | 3 |" in (tmp_path / "BENCHMARKS.md").read_text()
     assert (ROOT / "BENCHMARKS.md").read_text() == repo_benchmarks
     # a deadline that nothing fits before: nothing is played or stored, the exit status says so
     args = ["--games", "Breakout-v5,Pong-v5", "-T", "3", "--episodes", "2", "--block", "1", "--validation-episodes", "1",
