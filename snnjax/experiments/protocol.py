@@ -183,7 +183,7 @@ MEASURED_PACE_S = {"cpu:float32": 1 / 5}
 
 
 # Cores one play of the paper's protocol uses when it has a 2-core CPU to itself, measured: on the
-# AVX2-only kind StarGunner's block alone ran at 173% CPU and 11.4 SNN decisions/s (5.5-6.4 beside
+# AVX2-only kind StarGunner's block alone ran at 173% CPU and 11.4 agent decisions/s (5.5-6.4 beside
 # another play); on the kind with int8 units about 1.2 cores (`evaluate/paper_protocol.sh`).
 SOLO_CORES = {"cpu:float32": 1.7, "cpu:int8": 1.2}
 UNTAGGED_SIDE_BY_SIDE = 2  # plays stored before timings said so: evaluate/paper_protocol.sh's two workers
