@@ -162,11 +162,14 @@ ESTIMATE_SLACK = 1.1  # a play's estimate is scaled up by this before it is weig
 def pace_s(plays: Sequence[dict], side_by_side: int | None = None) -> float | None:
     """Seconds per SNN decision over stored plays (validation or blocks, `_play`'s records); with
     `side_by_side`, what they predict for a play sharing this machine with that many plays (itself
-    included): each play's wall time x `machine_share` of its own count / of `side_by_side`."""
+    included): each play's wall time x `share_ratio` of its own count to `side_by_side`."""
+    def wall_s(r: dict) -> float:
+        if side_by_side is None:
+            return r["timing"]["wall_s"]
+        return r["timing"]["wall_s"] * share_ratio(played_side_by_side(r), side_by_side, play_machine(r))
+
     dec = sum(_snn_decisions(r) for r in plays)
-    scale = ((lambda r: 1.0) if side_by_side is None else
-             (lambda r: machine_share(played_side_by_side(r), play_machine(r)) / machine_share(side_by_side, play_machine(r))))
-    return sum(r["timing"]["wall_s"] * scale(r) for r in plays) / dec if dec else None
+    return sum(map(wall_s, plays)) / dec if dec else None
 
 
 def stored_plays(res: dict) -> list[dict]:
@@ -193,10 +196,16 @@ def machine_share(side_by_side: int, machine: str) -> float:
     """The part of the machine one play gets while `side_by_side` plays (itself included) share
     it: on a CPU kind of SOLO_CORES, min(SOLO_CORES, cores / side_by_side) cores (this machine's
     core count), elsewhere 1 / side_by_side of it. Paces measured at one count are scaled to
-    another by the ratio of their shares (`pace_s`)."""
+    another by the ratio of their shares (`share_ratio`)."""
     if machine in SOLO_CORES:
         return min(SOLO_CORES[machine], (os.cpu_count() or 1) / side_by_side)
     return 1 / side_by_side
+
+
+def share_ratio(measured: int, now: int, machine: str) -> float:
+    """What a pace measured with `measured` plays sharing the machine is multiplied by for a play
+    sharing it with `now` (both counts include the play): the ratio of their `machine_share`s."""
+    return machine_share(measured, machine) / machine_share(now, machine)
 
 
 def played_side_by_side(run: dict) -> int:
@@ -223,7 +232,7 @@ def paces(results: dict[str, dict], machine: str | None = None, side_by_side: in
              "block": [b for r in results.values() for b in r.get("blocks", {}).values()]}
     measured = MEASURED_PACE_S.get(machine)
     if measured:
-        measured *= machine_share(UNTAGGED_SIDE_BY_SIDE, machine) / machine_share(side_by_side, machine)
+        measured *= share_ratio(UNTAGGED_SIDE_BY_SIDE, side_by_side, machine)
     return {k: pace_s([p for p in ps if play_machine(p) == machine], side_by_side) or measured
             or pace_s(ps, side_by_side) for k, ps in plays.items()}
 
