@@ -67,7 +67,7 @@ def check_game(ann: SpikingNetwork, env_id: str) -> None:
 def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: EvalConfig, env_id: str,
              time_steps: int, cr_times: Sequence[int] = (), progress: bool = True,
              expected_lengths: Sequence[float] = (), heartbeat=None, memo: bool = False,
-             deadline: float | None = None) -> dict:
+             deadline: float | None = None, env_range: tuple[int, int] | None = None) -> dict:
     """Play every SNN agent of `population` at T = `time_steps` and the DQN `ann` on `env_id`
     for `cfg.episodes` episodes each, under `cfg`'s protocol (eps, cap, seed, readout, V(0)).
 
@@ -76,6 +76,8 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: Eva
     without a progress bar writes a progress line every 10 minutes (`play.play`). memo: simulate
     each observation an agent meets again only once (`play.Memo`: the same episodes). deadline:
     a `time.time()` the play must end by, else it stops early (`play.play`, PastDeadline).
+    env_range: (lo, hi), play only envs lo .. hi - 1 of the `cfg.episodes` (`play.play`: the
+    same episodes as in one play of them all); the lists returned hold those envs only.
 
     Returns a dict: per agent the episode scores, lengths and conversion rates per readout
     (at T and at every any-time step of `cr_times` < T), the DQN's scores, and timings (with the
@@ -93,7 +95,7 @@ def evaluate(ann: SpikingNetwork, population: Sequence[SpikingNetwork], cfg: Eva
     res = play(agent, (stack_networks(population), ann), env_id, E, num_agents=P + 1, seed=cfg.seed,
                max_episode_steps=cfg.max_episode_steps, count=("match",), progress=progress,
                expected_lengths=expected_lengths, heartbeat=heartbeat, memo=memo, deadline=deadline,
-               desc=f"eval {env_id} T={time_steps}")
+               env_range=env_range, desc=f"eval {env_id} T={time_steps}")
     cr = res.counts["match"] / np.maximum(res.decisions[:P, :, None, None], 1)  # [P, E, 3, K]
     return {
         "times": list(times),

@@ -95,18 +95,22 @@ def _eval_cfg(proto: PaperProtocol, episodes: int, seed: int):
 
 
 def _play(ann, snns, game: str, proto: PaperProtocol, episodes: int, seed: int, progress: bool,
-          lengths: Sequence[float] = (), log=None, deadline: float | None = None, side_by_side: int = 1) -> dict:
+          lengths: Sequence[float] = (), log=None, deadline: float | None = None, side_by_side: int = 1,
+          env_range: tuple[int, int] | None = None) -> dict:
     """One population run: every SNN and the DQN on the same `episodes` envs of run seed `seed`.
     lengths: the DQN's episode lengths known so far (the progress bar's prior); log: where a play
     without a progress bar reports its progress (`play.progress_line`). Each observation an
     agent meets again is simulated once (`play.Memo`: the same episodes as without it).
     deadline: raises `play.PastDeadline` once the play's pace shows it would end later.
-    side_by_side: plays sharing the machine with this one, itself included (stored in its timing)."""
+    side_by_side: plays sharing the machine with this one, itself included (stored in its timing).
+    env_range: (lo, hi), only envs lo .. hi - 1 of the `episodes` (a part of a block, stored
+    with "envs": [lo, hi]; `join_parts`)."""
     from snnjax.experiments.evaluation import evaluate
 
     res = evaluate(ann, snns, _eval_cfg(proto, episodes, seed), game, proto.time_steps, progress=progress,
-                   expected_lengths=lengths, heartbeat=log, memo=True, deadline=deadline)
-    return {"seed": seed,
+                   expected_lengths=lengths, heartbeat=log, memo=True, deadline=deadline, env_range=env_range)
+    part = {} if env_range is None else {"envs": [int(x) for x in env_range]}
+    return {"seed": seed, **part,
             "snn": {str(p): {"scores": a["scores"], "lengths": a["lengths"], "decisions": a["decisions"],
                              "conversion_rate": {r: a["conversion_rate"][r] for r in ro.READOUTS}}
                     for p, a in zip(proto.percentiles, res["agents"])},
@@ -121,7 +125,8 @@ def _snn_decisions(run: dict) -> int:
 def _pace(run: dict) -> str:
     """How long a stored play took: wall minutes and SNN decisions/s (both SNNs; 1 / `pace_s`)."""
     per = pace_s([run])
-    return f"{run['timing']['wall_s'] / 60:.1f} min, {1 / per if per else 0.0:.1f} SNN decisions/s"
+    wall = sum(r["timing"]["wall_s"] for r in timed([run]))
+    return f"{wall / 60:.1f} min, {1 / per if per else 0.0:.1f} SNN decisions/s"
 
 
 def choose_percentile(validation: dict) -> float:
@@ -168,13 +173,72 @@ def pace_s(plays: Sequence[dict], side_by_side: int | None = None) -> float | No
             return r["timing"]["wall_s"]
         return r["timing"]["wall_s"] * share_ratio(played_side_by_side(r), side_by_side, play_machine(r))
 
+    plays = timed(plays)
     dec = sum(_snn_decisions(r) for r in plays)
     return sum(map(wall_s, plays)) / dec if dec else None
 
 
 def stored_plays(res: dict) -> list[dict]:
-    """Every play stored in one game's results: the validation, then the blocks."""
-    return ([res["validation"]] if "validation" in res else []) + list(res.get("blocks", {}).values())
+    """Every play stored in one game's results: the validation, then the blocks (`block_plays`)."""
+    return ([res["validation"]] if "validation" in res else []) + block_plays(res)
+
+
+def block_plays(res: dict) -> list[dict]:
+    """One game's test plays stored: its finished blocks, then the parts of an unfinished one."""
+    return list(res.get("blocks", {}).values()) + [q for ps in res.get("parts", {}).values() for q in ps]
+
+
+def timed(plays: Sequence[dict]) -> list[dict]:
+    """The plays whose timing is their own: a block played in parts counts as its parts (each
+    with its wall time, kind of machine and plays sharing it; `join_parts`)."""
+    return [q for p in plays for q in p.get("parts", [p])]
+
+
+MIN_PART_EPISODES = 5  # a block too long for the time left is played in parts of at least this many episodes per agent
+PART_SLACK = 1.2  # a margin on a part's estimate (fewer envs: fewer simulator rows, fewer repeated screens); not measured
+
+
+def parts_of(res: dict, k: int) -> list[dict]:
+    """The parts of block k stored so far (consecutive env ranges from env 0; none once it is whole)."""
+    return res.get("parts", {}).get(str(k), [])
+
+
+def episodes_played(res: dict, k: int) -> int:
+    """Episodes per agent of block k stored so far in parts (0 for a whole block or none)."""
+    parts = parts_of(res, k)
+    return parts[-1]["envs"][1] if parts else 0
+
+
+def part_size(per_episode_s: float, episodes: int, deadline: float) -> int:
+    """Episodes per agent of a part to play now: the most whose estimate (`per_episode_s` each,
+    x ESTIMATE_SLACK x PART_SLACK) ends before `deadline`, fewer than `episodes` (all of them would
+    not fit); 0 when that is under MIN_PART_EPISODES."""
+    n = int((deadline - time.time()) // (ESTIMATE_SLACK * PART_SLACK * per_episode_s)) if per_episode_s > 0 else 0
+    n = min(n, episodes - 1)
+    return n if n >= MIN_PART_EPISODES else 0
+
+
+def join_parts(parts: Sequence[dict]) -> dict:
+    """One block from the `_play` records of its parts (env ranges lo .. hi - 1 from env 0 on, each
+    starting where the one before ended): every per-episode list concatenated in env order, which
+    is the block one play of all its envs stores (an env's game depends only on model, seed and env
+    index, `play.play`); the parts kept in "parts" for their timings (`timed`), "timing" their sum."""
+    ends = [0] + [p["envs"][1] for p in parts]
+    if [p["envs"][0] for p in parts] != ends[:-1] or any(p["seed"] != parts[0]["seed"] for p in parts):
+        raise validate.ValidationError(f"parts {[p['envs'] for p in parts]} are not consecutive env ranges of one "
+                                       "block from env 0")
+
+    def cat(get) -> list:
+        return [x for p in parts for x in get(p)]
+
+    first = parts[0]
+    snn = {q: {key: cat(lambda p, q=q, key=key: p["snn"][q][key]) for key in ("scores", "lengths", "decisions")}
+           for q in first["snn"]}
+    for q in snn:
+        snn[q]["conversion_rate"] = {r: cat(lambda p, q=q, r=r: p["snn"][q]["conversion_rate"][r])
+                                     for r in first["snn"][q]["conversion_rate"]}
+    return {"seed": first["seed"], "snn": snn, "dqn": {key: cat(lambda p, key=key: p["dqn"][key]) for key in first["dqn"]},
+            "timing": {"wall_s": sum(p["timing"]["wall_s"] for p in parts)}, "parts": list(parts)}
 
 
 UNTAGGED_MACHINE = "cpu:int8"  # plays stored before timings named their machine: all on CPUs with int8 units
@@ -229,7 +293,7 @@ def paces(results: dict[str, dict], machine: str | None = None, side_by_side: in
     play sharing the machine with `side_by_side` plays, itself included (`pace_s`)."""
     machine = machine or machine_kind()
     plays = {"validation": [r["validation"] for r in results.values() if "validation" in r],
-             "block": [b for r in results.values() for b in r.get("blocks", {}).values()]}
+             "block": timed([b for r in results.values() for b in block_plays(r)])}
     measured = MEASURED_PACE_S.get(machine)
     if measured:
         measured *= share_ratio(UNTAGGED_SIDE_BY_SIDE, side_by_side, machine)
@@ -250,7 +314,7 @@ def game_pace(res: dict, kind: str, run_pace: dict | None, machine: str | None =
     `remaining` both use it. For a play sharing the machine with `side_by_side` plays, itself
     included (`pace_s`; `run_pace` must be `paces` for the same count)."""
     machine = machine or machine_kind()
-    own = [list(res.get("blocks", {}).values())] if kind == "block" else []
+    own = [timed(block_plays(res))] if kind == "block" else []
     own += [[res["validation"]]] if "validation" in res else []
     here = [[p for p in ps if play_machine(p) == machine] for ps in own]
     shared = functools.partial(pace_s, side_by_side=side_by_side)
@@ -296,7 +360,10 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     (`estimate_s` x ESTIMATE_SLACK; episode lengths of this game's plays, else of its shipped
     DQN's evaluation; `game_pace`, with `pace` (`paces` of the other games) as its fallback) would
     run past it is not started, and the game is left unfinished (`res["deferred"]` says which play
-    and why; not stored): a block cut off by the deadline would be lost whole. A play that was
+    and why; not stored): a block cut off by the deadline would be lost whole. A block (or what is
+    left of it) too long for the time left is played in a part that fits (`part_size`: its next
+    envs, at least MIN_PART_EPISODES per agent), stored in `res["parts"]`; a later run plays the
+    rest, and the last part makes it a block (`join_parts`: the same episodes as one play). A play that was
     started but whose pace shows it would end after the deadline (a slower machine than the
     stored plays') stops early (`play.PastDeadline`), deferred the same way.
     side_by_side: plays sharing the machine with this run's, its own included (the estimates'
@@ -314,20 +381,31 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     res.setdefault("blocks", {})
     if finished(res, proto) or (validation_only and "validation" in res):
         return res
-    def too_long(what: str, episodes: int) -> bool:
+    def fitting(what: str, episodes: int) -> int:  # episodes per agent to play now (0: deferred)
         kind = "validation" if what == "validation" else "block"
         lengths = episode_lengths(stored_plays(res), model)
-        why = over_deadline(estimate_s(lengths, episodes, len(proto.percentiles), proto.max_episode_steps,
-                                       game_pace(res, kind, pace, side_by_side=side_by_side)), deadline)
-        if why:
-            res["deferred"] = f"{what}: {why}"
-            log(f"{game}: {res['deferred']}; not started (a later run plays it)")
-        return why is not None
+        paced = game_pace(res, kind, pace, side_by_side=side_by_side)
+        one = functools.partial(estimate_s, lengths, agents=len(proto.percentiles),
+                                max_episode_steps=proto.max_episode_steps, pace=paced)
+        why = over_deadline(one(episodes), deadline)
+        if why is None:
+            return episodes
+        n = part_size(one(1), episodes, deadline) if kind == "block" else 0
+        if n:
+            log(f"{game}: {what}: {why}: {n} of its {episodes} episodes per agent now (a later run plays the rest)")
+            return n
+        res["deferred"] = f"{what}: {why}"
+        log(f"{game}: {res['deferred']}; not started (a later run plays it)")
+        return 0
+
+    def block_name(k: int) -> str:
+        lo = episodes_played(res, k)
+        return f"block {k + 1}" + (f", episodes {lo + 1}-{proto.blocks[k]}" if lo else "")
 
     todo = [("validation", proto.validation_episodes)] if "validation" not in res else []
-    todo += [] if validation_only else [(f"block {k + 1}", n) for k, n in enumerate(proto.blocks)
-                                        if str(k) not in res["blocks"]]
-    if too_long(*todo[0]):  # before calibrating: nothing of this game fits
+    todo += [] if validation_only else [(block_name(k), n - episodes_played(res, k))
+                                        for k, n in enumerate(proto.blocks) if str(k) not in res["blocks"]]
+    if not fitting(*todo[0]):  # before calibrating: nothing of this game fits
         return res
     t0 = time.perf_counter()
     ann, cal_stats = _calibrate(params, meta, proto, proto.percentiles, progress)  # one pass serves both p
@@ -349,18 +427,31 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
         write_json(out, res)
         log(f"{game}: p = {res['validation']['best_percentile']} chosen; {_pace(res['validation'])}")
     for k, n in enumerate([] if validation_only else proto.blocks):
-        if str(k) in res["blocks"]:
-            continue
-        if too_long(f"block {k + 1}", n):
-            return res
-        log(f"{game}: block {k + 1}/{len(proto.blocks)} ({n} episodes per agent, T = {proto.time_steps})")
-        try:
-            res["blocks"][str(k)] = _play(ann, snns, game, proto, n, proto.seed + k, progress,
-                                          episode_lengths(stored_plays(res), model), log, deadline, side_by_side)
-        except PastDeadline as exc:
-            return stopped(f"block {k + 1}", exc)
-        write_json(out, res)
-        log(f"{game}: block {k + 1} stored; {_pace(res['blocks'][str(k)])}")
+        while str(k) not in res["blocks"]:
+            lo = episodes_played(res, k)
+            take = fitting(block_name(k), n - lo)
+            if not take:
+                return res
+            whole = (lo, lo + take) == (0, n)
+            envs = "" if whole else f", episodes {lo + 1}-{lo + take} now"
+            log(f"{game}: block {k + 1}/{len(proto.blocks)} ({n} episodes per agent{envs}, T = {proto.time_steps})")
+            try:
+                run = _play(ann, snns, game, proto, n, proto.seed + k, progress, episode_lengths(stored_plays(res), model),
+                            log, deadline, side_by_side, env_range=None if whole else (lo, lo + take))
+            except PastDeadline as exc:
+                return stopped(block_name(k), exc)
+            if whole:
+                res["blocks"][str(k)] = run
+            elif lo + take < n:
+                res.setdefault("parts", {})[str(k)] = parts_of(res, k) + [run]
+            else:
+                res["blocks"][str(k)] = join_parts(parts_of(res, k) + [run])
+                del res["parts"][str(k)]
+                if not res["parts"]:
+                    del res["parts"]
+            write_json(out, res)
+            what = f"block {k + 1}" + ("" if str(k) in res["blocks"] else f", episodes 1-{lo + take} of {n}")
+            log(f"{game}: {what} stored; {_pace(run)}")
     return res
 
 
@@ -738,11 +829,13 @@ def section(results: dict[str, dict], proto: PaperProtocol, models_dir: Path, co
 
 def plays_left(res: dict | None, proto: PaperProtocol) -> list[tuple[str, int, int, float]]:
     """The tables' plays one game still needs: (kind, episodes per agent, SNN agents, T / proto's T)
-    per play; kind "validation" or "block" (the pace each is estimated with)."""
+    per play; kind "validation" or "block" (the pace each is estimated with); a block stored in
+    part counts its episodes still to play."""
     res = res or {}
     n = len(proto.percentiles)
     todo = [] if "validation" in res else [("validation", proto.validation_episodes, n, 1.0)]
-    return todo + [("block", e, n, 1.0) for k, e in enumerate(proto.blocks) if str(k) not in res.get("blocks", {})]
+    return todo + [("block", e - episodes_played(res, k), n, 1.0) for k, e in enumerate(proto.blocks)
+                   if str(k) not in res.get("blocks", {})]
 
 
 def figure1_left(res: dict | None, game: str, proto: PaperProtocol, episodes: int = FIGURE1_EPISODES
@@ -789,6 +882,8 @@ def remaining(results_dir: Path, models_dir: Path, proto: PaperProtocol, games: 
         blocks = len((res or {}).get("blocks", {}))
         state = ("finished" if res and finished(res, proto) else "not started" if not res or "validation" not in res
                  else f"p = {res['validation']['best_percentile']} chosen, {blocks} of {len(proto.blocks)} blocks")
+        state += "".join(f" (block {k + 1}: {episodes_played(res, k)} of {e} episodes)"
+                         for k, e in enumerate(proto.blocks) if res and episodes_played(res, k))
         out[g] = {"tables": state, "figure1": fig,
                   "decisions": sum(estimate_s(lengths, e, a, proto.max_episode_steps, 1.0) for _, e, a, _ in left),
                   "seconds": sum(estimate_s(lengths, e, a, proto.max_episode_steps, paced, r)
@@ -869,7 +964,7 @@ def throughput_markdown(results: dict[str, dict], figures: dict[str, dict] | Non
     elapsed: dict[str, float] = {}
     for g, res in results.items():
         groups: dict[tuple[str, int], list[dict]] = {}
-        for r in stored_plays(res):
+        for r in timed(stored_plays(res)):
             groups.setdefault((play_machine(r), played_side_by_side(r)), []).append(r)
         for (kind, n), runs in sorted(groups.items()):
             dec = sum(_snn_decisions(r) for r in runs)

@@ -221,13 +221,24 @@ def _spread(x: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def check_env_range(env_range: Sequence[int], episodes: int) -> tuple[int, int]:
+    """(lo, hi) of envs lo .. hi - 1 of a play of `episodes` envs per agent; ValidationError
+    unless 0 <= lo < hi <= episodes."""
+    lo, hi = (int(x) for x in env_range)
+    if not 0 <= lo < hi <= episodes:
+        raise ValidationError(f"env range {list(env_range)} is not a part of {episodes} envs: "
+                              f"allowed lo .. hi - 1 with 0 <= lo < hi <= {episodes}")
+    return lo, hi
+
+
 def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: int = 1, seed: int = 0,
          eps: float | None = None, max_episode_steps: int | None = None, count: Sequence[str] = (),
          seed_base: int = envs.EVAL_SEED_BASE, progress: bool = False, desc: str = "play",
          on_step: Callable[[np.ndarray, np.ndarray], bool] | None = None,
          distributed: bool = True, expected_lengths: Sequence[float] = (), compact: bool = True,
          heartbeat: Callable[[str], None] | None = None, heartbeat_s: float = HEARTBEAT_S,
-         memo: bool = False, deadline: float | None = None) -> PlayResult:
+         memo: bool = False, deadline: float | None = None,
+         env_range: tuple[int, int] | None = None) -> PlayResult:
     """Play one episode in each of `episodes` envs per agent (no short-episode bias).
 
     params: the agent's params (e.g. a stacked SNN population and the DQN side by side).
@@ -250,12 +261,20 @@ def play(agent: Agent, params: Any, env_id: str, episodes: int, *, num_agents: i
     `decisions_left`, at its pace of the last PACE_WINDOW_S seconds, `RecentPace`) against it and raises
     PastDeadline if it would end later (one process only): a machine slower than the estimate
     that started the play loses minutes, not the whole play.
+    env_range: (lo, hi), play only envs lo .. hi - 1 of the `episodes` (every process all of
+    them); the result holds those hi - lo envs per agent. Envs played in parts over several
+    calls play exactly the episodes of one call, as an env's game depends only on (model,
+    seed, env index).
     """
     from tqdm.auto import tqdm
 
     envs.check_env_id(env_id)
     A = int(num_agents)
-    lo, hi = parallel.process_share(episodes) if distributed else (0, episodes)
+    if env_range is not None:
+        lo, hi = check_env_range(env_range, episodes)
+        distributed = False
+    else:
+        lo, hi = parallel.process_share(episodes) if distributed else (0, episodes)
     n_local = hi - lo
     seed_list = envs.seeds(seed_base, seed, episodes)[lo:hi] * A
     over = {"max_episode_steps": int(max_episode_steps)} if max_episode_steps and envs.is_atari(env_id) else {}

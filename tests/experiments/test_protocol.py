@@ -489,3 +489,73 @@ def test_benchmark_status_cli(tmp_path, capsys):
     assert "Left: about" in out and not (tmp_path / "R.md").exists() and not (tmp_path / "none").exists()
     assert main([*args, "--status", "--deadline", "07:00"]) == 2
     assert "--deadline, --status only with --protocol paper (this run: --protocol budget)" in capsys.readouterr().err
+
+
+def test_part_size_and_join_parts_by_hand(monkeypatch):
+    """A part is the most episodes whose estimate (x 1.1 x 1.2) fits, at least 5, fewer than the
+    block's; parts join into the block one play stores, in env order, with their timings kept."""
+    monkeypatch.setattr(protocol.time, "time", lambda: 1000.0)
+    # 100 s per episode -> 132 s with the margins: 800 s left fit 6 of 25 episodes
+    assert protocol.part_size(100.0, 25, 1800.0) == 6
+    assert protocol.part_size(100.0, 25, 1000.0 + 5 * 132.0 - 1) == 0  # 4 would fit: under MIN_PART_EPISODES
+    assert protocol.part_size(100.0, 7, 1e9) == 6  # never the whole block (that would have been played whole)
+
+    def part(lo, hi, wall, machine):
+        eps = range(lo, hi)
+        return {"seed": 3, "envs": [lo, hi],
+                "snn": {"99.9": {"scores": [float(e) for e in eps], "lengths": [10 + e for e in eps],
+                                 "decisions": [10 + e for e in eps],
+                                 "conversion_rate": {"normal": [0.5] * (hi - lo), "robust": [e / 10 for e in eps]}}},
+                "dqn": {"scores": [-float(e) for e in eps], "lengths": [20 + e for e in eps]},
+                "timing": {"wall_s": wall, "machine": machine, "side_by_side": 1}}
+
+    parts = [part(0, 2, 60.0, "cpu:int8"), part(2, 5, 40.0, "cpu:float32")]
+    block = protocol.join_parts(parts)
+    assert block["seed"] == 3 and block["dqn"] == {"scores": [0.0, -1.0, -2.0, -3.0, -4.0], "lengths": [20, 21, 22, 23, 24]}
+    assert block["snn"]["99.9"]["conversion_rate"]["robust"] == [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert block["snn"]["99.9"]["decisions"] == [10, 11, 12, 13, 14] and block["timing"] == {"wall_s": 100.0}
+    # timings stay the parts': each on its own kind of machine
+    assert protocol.timed([block]) == parts and protocol.pace_s([block]) == pytest.approx(100.0 / 60)
+    with pytest.raises(ValidationError, match=r"\[\[0, 2\], \[3, 5\]\] are not consecutive"):
+        protocol.join_parts([parts[0], part(3, 5, 1.0, "cpu:int8")])
+
+
+def test_a_block_too_long_for_the_time_left_is_played_in_parts(tmp_path, monkeypatch):
+    """A block whose estimate does not fit is played in parts that do: the parts join into the
+    block one play of all its envs stores, episode for episode; a run killed after a part resumes
+    with the envs left, and a deadline too near for MIN_PART_EPISODES defers it."""
+    import time
+
+    proto = PaperProtocol(time_steps=3, episodes=8, block=8, validation_episodes=2, calibration_frames=64,
+                          max_episode_steps=25)
+    # the validation: 2 SNNs x 25 steps in 1000 s (played two at a time, as these runs): 1000 s per episode
+    model, out, stored = validated_breakout(tmp_path, proto, 25, 1000.0)
+    calls = []
+    real = protocol._play
+    monkeypatch.setattr(protocol, "_play", lambda *a, **k: calls.append(k.get("env_range")) or real(*a, **k))
+    lines = []
+    # 8 episodes: 8,800 s with the slack; 5.5 x 1,320 s left: a part of 5, then the 3 left (3,300 s) fit
+    res = protocol.run_game(model, out, proto, progress=False, log=lines.append, deadline=time.time() + 5.5 * 1320,
+                            side_by_side=2)
+    assert calls == [(0, 5), (5, 8)] and protocol.finished(res, proto) and "parts" not in res
+    assert any("5 of its 8 episodes per agent now" in m for m in lines)
+    assert any("block 1, episodes 1-5 of 8 stored" in m for m in lines)
+    block = res["blocks"]["0"]
+    assert [p["envs"] for p in block["parts"]] == [[0, 5], [5, 8]]
+    # one play of the 8 envs: the same episodes
+    whole_out = tmp_path / "whole" / "Breakout-v5.json"
+    whole_out.parent.mkdir()
+    whole_out.write_text(json.dumps(stored))
+    whole = protocol.run_game(model, whole_out, proto, progress=False, log=lambda m: None)["blocks"]["0"]
+    assert calls[-1] is None and "parts" not in whole
+    assert block["dqn"] == whole["dqn"] and block["snn"] == whole["snn"] and len(whole["dqn"]["scores"]) == 8
+    # killed after the first part: status counts the 3 episodes left; a near deadline defers them
+    part = dict(json.loads(out.read_text()), blocks={}, parts={"0": block["parts"][:1]})
+    out.write_text(json.dumps(part))
+    assert protocol.plays_left(part, proto) == [("block", 3, 2, 1.0)]
+    res = protocol.run_game(model, out, proto, log=lines.append, deadline=time.time() + 600, side_by_side=2)
+    assert res["deferred"].startswith("block 1, episodes 6-8: about 55 min") and json.loads(out.read_text()) == part
+    # resumed without a deadline: only envs 5-7 are played, and the block is the same
+    res = protocol.run_game(model, out, proto, progress=False, log=lambda m: None, side_by_side=2)
+    assert calls[-1] == (5, 8) and len(calls) == 4
+    assert res["blocks"]["0"]["snn"] == whole["snn"] and res["blocks"]["0"]["dqn"] == whole["dqn"]

@@ -3,8 +3,10 @@
 import functools
 
 import numpy as np
+import pytest
 from conftest import ROOT
 
+from snnjax.core.validate import ValidationError
 from snnjax.experiments import evaluation
 from snnjax.rl import play as play_mod
 from snnjax.rl.config import EvalConfig
@@ -111,3 +113,10 @@ def test_memo_play_equals_the_plain_play():
     for a, b in zip(memo["agents"], plain["agents"]):
         for key in ("scores", "lengths", "decisions", "conversion_rate", "conversion_rate_t"):
             assert a[key] == b[key], key
+
+
+def test_env_range_must_be_a_part_of_the_envs():
+    assert play_mod.check_env_range((2, 5), 8) == (2, 5)
+    for bad in ((5, 5), (-1, 3), (3, 9)):
+        with pytest.raises(ValidationError, match=r"env range .* is not a part of 8 envs"):
+            play_mod.check_env_range(bad, 8)
