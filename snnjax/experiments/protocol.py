@@ -547,7 +547,11 @@ def markdown(results: dict[str, dict], proto: PaperProtocol, random: dict[str, f
                      f"| {t1[g]['snn_mean'] if g in t1 else 'n/a'} |")
     lines += ["", *across_games({g: sums[g] for g in done}, {g: pooled(results[g]) for g in done}, random,
                                 proto.equivalence_margin)]
-    lines += ["", f"Episodes per agent: {proto.episodes} (in blocks of {proto.block}); TOST margin: "
+    in_parts = [f"{g} block {int(k) + 1} ({len(b['parts'])} parts)" for g, r in results.items()
+                for k, b in sorted(r.get("blocks", {}).items()) if "parts" in b]
+    parts = (f"; played in parts before a deadline, the same episodes as one play: {', '.join(in_parts)}"
+             if in_parts else "")
+    lines += ["", f"Episodes per agent: {proto.episodes} (in blocks of {proto.block}{parts}); TOST margin: "
               f"{proto.equivalence_margin} x (our DQN - our random agent), both means from the shipped model's "
               "provenance (20 episodes each, `models/`), so fixed before the run; TOST p < 0.05: the SNN is within "
               "that margin of its DQN. n/a where the DQN does not beat the random agent.", "",

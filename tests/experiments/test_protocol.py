@@ -559,3 +559,6 @@ def test_a_block_too_long_for_the_time_left_is_played_in_parts(tmp_path, monkeyp
     res = protocol.run_game(model, out, proto, progress=False, log=lambda m: None, side_by_side=2)
     assert calls[-1] == (5, 8) and len(calls) == 4
     assert res["blocks"]["0"]["snn"] == whole["snn"] and res["blocks"]["0"]["dqn"] == whole["dqn"]
+    # the report names the block played in parts
+    md = protocol.markdown({"Breakout-v5": res}, proto, {"Breakout-v5": 1.0}, {"Breakout-v5": 2.0})
+    assert "(in blocks of 8; played in parts before a deadline, the same episodes as one play: Breakout-v5 block 1 (2 parts))" in md
