@@ -409,7 +409,7 @@ def test_a_block_stopped_by_its_pace_is_deferred_and_not_stored(tmp_path, monkey
     monkeypatch.setattr(protocol.methods.Percentile, "build", lambda self, *a: None)
     deadlines = []
 
-    def slow(*args):
+    def slow(*args, **kwargs):
         deadlines.append(args[-2])  # (..., deadline, side_by_side)
         raise PastDeadline("eval Breakout-v5 T=500: at step 40 of about 900 after 5 min it would end about 23:10, "
                            "past the deadline 20:00; stopped")
