@@ -125,8 +125,7 @@ def _snn_decisions(run: dict) -> int:
 def _pace(run: dict) -> str:
     """How long a stored play took: wall minutes and SNN decisions/s (both SNNs; 1 / `pace_s`)."""
     per = pace_s([run])
-    wall = sum(r["timing"]["wall_s"] for r in timed([run]))
-    return f"{wall / 60:.1f} min, {1 / per if per else 0.0:.1f} SNN decisions/s"
+    return f"{run['timing']['wall_s'] / 60:.1f} min, {1 / per if per else 0.0:.1f} SNN decisions/s"
 
 
 def choose_percentile(validation: dict) -> float:
@@ -173,7 +172,6 @@ def pace_s(plays: Sequence[dict], side_by_side: int | None = None) -> float | No
             return r["timing"]["wall_s"]
         return r["timing"]["wall_s"] * share_ratio(played_side_by_side(r), side_by_side, play_machine(r))
 
-    plays = timed(plays)
     dec = sum(_snn_decisions(r) for r in plays)
     return sum(map(wall_s, plays)) / dec if dec else None
 
@@ -184,8 +182,9 @@ def stored_plays(res: dict) -> list[dict]:
 
 
 def block_plays(res: dict) -> list[dict]:
-    """One game's test plays stored: its finished blocks, then the parts of an unfinished one."""
-    return list(res.get("blocks", {}).values()) + [q for ps in res.get("parts", {}).values() for q in ps]
+    """One game's test plays stored, each with its own timing (`timed`): its finished blocks (a
+    block played in parts as its parts), then the parts of an unfinished one."""
+    return timed(list(res.get("blocks", {}).values())) + [q for ps in res.get("parts", {}).values() for q in ps]
 
 
 def timed(plays: Sequence[dict]) -> list[dict]:
@@ -293,7 +292,7 @@ def paces(results: dict[str, dict], machine: str | None = None, side_by_side: in
     play sharing the machine with `side_by_side` plays, itself included (`pace_s`)."""
     machine = machine or machine_kind()
     plays = {"validation": [r["validation"] for r in results.values() if "validation" in r],
-             "block": timed([b for r in results.values() for b in block_plays(r)])}
+             "block": [b for r in results.values() for b in block_plays(r)]}
     measured = MEASURED_PACE_S.get(machine)
     if measured:
         measured *= share_ratio(UNTAGGED_SIDE_BY_SIDE, side_by_side, machine)
@@ -314,7 +313,7 @@ def game_pace(res: dict, kind: str, run_pace: dict | None, machine: str | None =
     `remaining` both use it. For a play sharing the machine with `side_by_side` plays, itself
     included (`pace_s`; `run_pace` must be `paces` for the same count)."""
     machine = machine or machine_kind()
-    own = [timed(block_plays(res))] if kind == "block" else []
+    own = [block_plays(res)] if kind == "block" else []
     own += [[res["validation"]]] if "validation" in res else []
     here = [[p for p in ps if play_machine(p) == machine] for ps in own]
     shared = functools.partial(pace_s, side_by_side=side_by_side)
@@ -968,7 +967,7 @@ def throughput_markdown(results: dict[str, dict], figures: dict[str, dict] | Non
     elapsed: dict[str, float] = {}
     for g, res in results.items():
         groups: dict[tuple[str, int], list[dict]] = {}
-        for r in timed(stored_plays(res)):
+        for r in stored_plays(res):
             groups.setdefault((play_machine(r), played_side_by_side(r)), []).append(r)
         for (kind, n), runs in sorted(groups.items()):
             dec = sum(_snn_decisions(r) for r in runs)
