@@ -380,7 +380,7 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     res.setdefault("blocks", {})
     if finished(res, proto) or (validation_only and "validation" in res):
         return res
-    def fitting(what: str, episodes: int) -> int:  # episodes per agent to play now (0: deferred)
+    def fitting(what: str, episodes: int, say: bool = True) -> int:  # episodes per agent now (0: deferred)
         kind = "validation" if what == "validation" else "block"
         lengths = episode_lengths(stored_plays(res), model)
         paced = game_pace(res, kind, pace, side_by_side=side_by_side)
@@ -391,7 +391,8 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
             return episodes
         n = part_size(one(1), episodes, deadline) if kind == "block" else 0
         if n:
-            log(f"{game}: {what}: {why}: {n} of its {episodes} episodes per agent now (a later run plays the rest)")
+            if say:
+                log(f"{game}: {what}: {why}: {n} of its {episodes} episodes per agent now (a later run plays the rest)")
             return n
         res["deferred"] = f"{what}: {why}"
         log(f"{game}: {res['deferred']}; not started (a later run plays it)")
@@ -404,7 +405,7 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
     todo = [("validation", proto.validation_episodes)] if "validation" not in res else []
     todo += [] if validation_only else [(block_name(k), n - episodes_played(res, k))
                                         for k, n in enumerate(proto.blocks) if str(k) not in res["blocks"]]
-    if not fitting(*todo[0]):  # before calibrating: nothing of this game fits
+    if not fitting(*todo[0], say=False):  # before calibrating: nothing of this game fits (the loop says which part)
         return res
     t0 = time.perf_counter()
     ann, cal_stats = _calibrate(params, meta, proto, proto.percentiles, progress)  # one pass serves both p

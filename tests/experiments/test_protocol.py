@@ -538,7 +538,7 @@ def test_a_block_too_long_for_the_time_left_is_played_in_parts(tmp_path, monkeyp
     res = protocol.run_game(model, out, proto, progress=False, log=lines.append, deadline=time.time() + 5.5 * 1320,
                             side_by_side=2)
     assert calls == [(0, 5), (5, 8)] and protocol.finished(res, proto) and "parts" not in res
-    assert any("5 of its 8 episodes per agent now" in m for m in lines)
+    assert sum("5 of its 8 episodes per agent now" in m for m in lines) == 1  # said once, not again before calibrating
     assert any("block 1, episodes 1-5 of 8 stored" in m for m in lines)
     block = res["blocks"]["0"]
     assert [p["envs"] for p in block["parts"]] == [[0, 5], [5, 8]]
