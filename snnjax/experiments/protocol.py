@@ -450,8 +450,9 @@ def run_game(model: Path, out: Path, proto: PaperProtocol, overwrite: bool = Fal
                 if not res["parts"]:
                     del res["parts"]
             write_json(out, res)
-            what = f"block {k + 1}" + ("" if str(k) in res["blocks"] else f", episodes 1-{lo + take} of {n}")
-            log(f"{game}: {what} stored; {_pace(run)}")
+            part = "" if whole else f", episodes {lo + 1}-{lo + take} of {n}"  # this play's, with its pace
+            done = ", the block complete" if part and str(k) in res["blocks"] else ""
+            log(f"{game}: block {k + 1}{part} stored{done}; {_pace(run)}")
     return res
 
 
