@@ -17,14 +17,16 @@ from snnjax.core import stats
 from snnjax.core.io import savefig
 
 
-def figure1(results_json: str | Path) -> list[Path]:
-    """Write `<out>_<game>.png` for every game in a sweep's results JSON; returns the paths."""
+def figure1(results_json: str | Path, out: str | Path | None = None) -> list[Path]:
+    """Write `<out>_<game>.png` for every game in a sweep's results JSON (out: default the JSON's
+    path without its suffix); returns the paths."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     results_json = Path(results_json)
+    out = Path(out) if out is not None else results_json.with_suffix("")
     res = json.loads(results_json.read_text())
     readout = res["settings"]["readout"]
     paths = []
@@ -71,7 +73,7 @@ def figure1(results_json: str | Path) -> list[Path]:
             ax.legend(h1 + h2, l1 + l2, loc="lower right", fontsize=8)
         fig.suptitle(f"{game}: SNN vs DQN ({res['settings']['episodes']} episodes per point)")
         fig.tight_layout()
-        path = results_json.with_name(f"{results_json.stem}_{game}.png")
+        path = out.with_name(f"{out.name}_{game}.png")
         savefig(fig, path, dpi=110)
         plt.close(fig)
         paths.append(path)

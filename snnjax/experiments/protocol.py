@@ -679,8 +679,6 @@ def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Pat
     `docs` (`plots.figure1`) once a game's runs are complete. deadline, side_by_side: see `run_game`.
     Returns {game: {"json", "png", "percentile", "pearson_t", "pearson_p"}} of the complete ones,
     and {game: {"deferred": why}} of the others."""
-    import shutil
-
     from snnjax.experiments import plots
 
     out = {}
@@ -702,9 +700,8 @@ def figure1(games: Sequence[str], models_dir: Path, results_dir: Path, docs: Pat
         if "deferred" in res:
             out[g] = {"deferred": res["deferred"]}
             continue
-        png = plots.figure1(path)[0]
         docs.mkdir(parents=True, exist_ok=True)
-        shutil.copy(png, docs / f"paper_figure1_{g}.png")
+        plots.figure1(path, out=docs / "paper_figure1")  # docs/paper_figure1_<game>.png
         out[g] = dict(figure1_summary(res, g), json=str(path))
     return out
 

@@ -137,7 +137,10 @@ def test_paper_figure1_small_resumes(tmp_path, monkeypatch):
     assert sorted(runs["3"]["agents"], key=float) == ["99.9", "99.99", "100.0"]  # the p sweep at the protocol's T
     assert all(len(a["scores"]) == 2 for r in runs.values() for a in r["agents"].values())
     pngs = plots.figure1(path)
-    assert len(pngs) == 1 and pngs[0].stat().st_size > 10_000
+    assert pngs == [tmp_path / "figure1_Breakout-v5_Breakout-v5.png"] and pngs[0].stat().st_size > 10_000
+    # where `protocol.figure1` draws it: straight into docs/, no copy left beside the JSON
+    (tmp_path / "docs").mkdir()
+    assert plots.figure1(path, out=tmp_path / "docs" / "paper_figure1") == [tmp_path / "docs" / "paper_figure1_Breakout-v5.png"]
     import snnjax.experiments.evaluation as ev
 
     monkeypatch.setattr(ev, "evaluate", lambda *a, **k: pytest.fail("a finished Figure 1 run played again"))
