@@ -497,9 +497,8 @@ def cmd_benchmark(args) -> int:
             left = protocol.remaining(results_dir, Path(args.models), proto, games, side_by_side=side)
             print(protocol.status_markdown(left, workers=side), end="")
             return 0
-        command = "snnjax benchmark --protocol paper" + (" --figure1" if args.figure1 else "")
         write = functools.partial(protocol.write_report, Path(args.out), proto=proto, models_dir=Path(args.models),
-                                   command=command, benchmarks=_benchmarks_md(args))
+                                   command=protocol.COMMAND, benchmarks=_benchmarks_md(args))
 
         def write_now():  # the report from everything stored, Figure 1 and its games in progress with it
             results, figs, _ = protocol.load(results_dir, proto)

@@ -83,6 +83,8 @@ class PaperProtocol:
 
 
 BEGIN, END = "<!-- paper-protocol:begin -->", "<!-- paper-protocol:end -->"
+COMMAND = "snnjax benchmark --protocol paper"  # what plays the tables; with --figure1, Figure 1 too
+FIGURE1_COMMAND = COMMAND + " --figure1"
 VALIDATION_SEED = 1000  # validation episodes' run seed offset: disjoint from every test block's
 
 
@@ -732,15 +734,15 @@ def figure1_markdown(figs: dict[str, dict], pending: dict[str, str] | None = Non
     lines = ["### Figure 1: score and conversion rate against T and against p", ""]
     if figs:
         first = next(iter(figs.values()))
-        lines += [f"{first['episodes']} episodes per point; left panel at the game's percentile (chosen on validation "
-                  f"episodes), right panel at T = {first['p_sweep_t']}. Pearson r of the mean SNN score against the "
-                  "mean conversion rate:", "",
+        lines += [f"Played by `{FIGURE1_COMMAND}`, {first['episodes']} episodes per point; left panel at the game's "
+                  f"percentile (chosen on validation episodes), right panel at T = {first['p_sweep_t']}. Pearson r of "
+                  "the mean SNN score against the mean conversion rate:", "",
                   "| Game | p | r (against T) | r (against p) |", "|---|---|---|---|"]
         lines += [f"| {g} | {f['percentile']} | {stats.fmt(f['pearson_t'], '.2f')} | {stats.fmt(f['pearson_p'], '.2f')} |"
                   for g, f in figs.items()]
         lines.append("")
     if pending:
-        lines += ["Not drawn until all of a game's runs are played (`snnjax benchmark --protocol paper --figure1`): "
+        lines += [f"Not drawn until all of a game's runs are played (`{FIGURE1_COMMAND}`): "
                   + "; ".join(f"{g}, {state}" for g, state in pending.items()) + ".", ""]
     lines += [f"![Figure 1, {g}]({f['png']})" for g, f in figs.items()]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -124,7 +124,7 @@ def build(root: Path, old: str = "", log=print) -> str:
     results, figs, proto = protocol.load(root / "results" / "paper_protocol")
     parts = [intro(facts)]
     pending = protocol.figure1_pending(root / "results" / "paper_protocol", proto)
-    parts.append(block(protocol.BEGIN, protocol.section(results, proto, models, "snnjax benchmark --protocol paper",
+    parts.append(block(protocol.BEGIN, protocol.section(results, proto, models, protocol.COMMAND,
                                                         figs, pending), protocol.END))
     parts.append(block(DEV_BEGIN, deviations_markdown(proto, facts), DEV_END))
     bench = {}

@@ -344,6 +344,7 @@ def test_partial_figure1_runs_stay_out_of_the_report(tmp_path):
     assert protocol.figure1_pending(tmp_path, proto, games) == {"Jamesbond-v5": "0 of 5 runs"}
     md = protocol.section(results, proto, ROOT / "models", "cmd", figs, {"Jamesbond-v5": "0 of 5 runs"})
     assert "| Breakout-v5 | 99.9 |" in md and "![Figure 1, Breakout-v5](docs/paper_figure1_Breakout-v5.png)" in md
+    assert "Played by `snnjax benchmark --protocol paper --figure1`" in md  # drawn: the subsection names its command
 
 
 def validated_breakout(tmp_path, proto: PaperProtocol, length: int, wall_s: float):
