@@ -716,16 +716,20 @@ def figure1_complete(res: dict, game: str) -> bool:
 
 def figure1_summary(res: dict, game: str) -> dict:
     """What RESULTS.md says of one stored Figure 1 run (`figure1_game`'s JSON): the game's
-    percentile, the PNG, and Pearson r of mean score against mean conversion rate per panel."""
+    percentile, the PNG, the mean conversion rate at each T (ascending, at the game's percentile)
+    and at each p of the sweep (ascending, at T = p_sweep_t), and Pearson r of mean score against
+    mean conversion rate per panel."""
     st = res["settings"]
     runs, r, p = res["games"][game]["runs"], st["readout"], st["percentile"]
     t_pts = [(np.mean(runs[t]["agents"][str(float(p))]["scores"]),
               np.mean(runs[t]["agents"][str(float(p))]["conversion_rate"][r])) for t in sorted(runs, key=int)]
     p_run = runs.get(str(st["p_sweep_t"]), {}).get("agents", {})
-    p_pts = [(np.mean(a["scores"]), np.mean(a["conversion_rate"][r])) for a in p_run.values()]
+    p_pts = [(np.mean(p_run[k]["scores"]), np.mean(p_run[k]["conversion_rate"][r])) for k in sorted(p_run, key=float)]
     pearson = lambda pts: stats.pearson_r(*zip(*pts)) if len(pts) >= 2 else float("nan")  # noqa: E731
     return {"png": f"docs/paper_figure1_{game}.png", "percentile": p, "p_sweep_t": st["p_sweep_t"],
-            "episodes": st["episodes"], "pearson_t": pearson(t_pts), "pearson_p": pearson(p_pts)}
+            "episodes": st["episodes"], "readout": r, "pearson_t": pearson(t_pts), "pearson_p": pearson(p_pts),
+            "time_steps": sorted(int(t) for t in runs), "cr_t": [float(c) for _, c in t_pts],
+            "percentiles": sorted(float(k) for k in p_run), "cr_p": [float(c) for _, c in p_pts]}
 
 
 def figure1_markdown(figs: dict[str, dict], pending: dict[str, str] | None = None) -> str:
@@ -736,10 +740,14 @@ def figure1_markdown(figs: dict[str, dict], pending: dict[str, str] | None = Non
         first = next(iter(figs.values()))
         lines += [f"Played by `{FIGURE1_COMMAND}`, {first['episodes']} episodes per point; left panel at the game's "
                   f"percentile (chosen on validation episodes), right panel at T = {first['p_sweep_t']}. Pearson r of "
-                  "the mean SNN score against the mean conversion rate:", "",
-                  "| Game | p | r (against T) | r (against p) |", "|---|---|---|---|"]
-        lines += [f"| {g} | {f['percentile']} | {stats.fmt(f['pearson_t'], '.2f')} | {stats.fmt(f['pearson_p'], '.2f')} |"
-                  for g, f in figs.items()]
+                  "the mean SNN score against the mean conversion rate, and the mean conversion rate "
+                  f"({first['readout']} readout, %) at T = {', '.join(map(str, first['time_steps']))} and at p = "
+                  f"{', '.join(f'{q:g}' for q in first['percentiles'])}:", "",
+                  "| Game | p | r (against T) | r (against p) | CR against T (%) | CR against p (%) |",
+                  "|---|---|---|---|---|---|"]
+        pcts = lambda crs: ", ".join(f"{100 * c:.1f}" for c in crs)  # noqa: E731
+        lines += [f"| {g} | {f['percentile']} | {stats.fmt(f['pearson_t'], '.2f')} | "
+                  f"{stats.fmt(f['pearson_p'], '.2f')} | {pcts(f['cr_t'])} | {pcts(f['cr_p'])} |" for g, f in figs.items()]
         lines.append("")
     if pending:
         lines += [f"Not drawn until all of a game's runs are played (`{FIGURE1_COMMAND}`): "

@@ -319,6 +319,26 @@ def test_deadline_option_parsing():
             parse_deadline(bad)
 
 
+def test_figure1_summary_by_hand():
+    """Mean conversion rate per T and per p in ascending order whatever the stored order, and
+    Pearson r of mean score against it: T panel (1, .5), (2, .6), (3, .8) gives r = .3 / (sqrt(2) *
+    sqrt(.046667)) = 0.982; the p panel's two points give 1."""
+    st = {"time_steps": [50, 100], "p_sweep_t": 500, "percentile": 99.9, "percentiles": [99.9, 100.0],
+          "readout": "robust", "episodes": 2}
+    agent = lambda scores, crs: {"scores": scores, "conversion_rate": {"robust": crs}}  # noqa: E731
+    runs = {"500": {"agents": {"100.0": agent([4, 6], [0.9, 1.0]), "99.9": agent([2, 4], [0.7, 0.9])}},
+            "50": {"agents": {"99.9": agent([1, 1], [0.4, 0.6])}},
+            "100": {"agents": {"99.9": agent([2, 2], [0.6, 0.6])}}}
+    f = protocol.figure1_summary({"settings": st, "games": {"Breakout-v5": {"runs": runs}}}, "Breakout-v5")
+    assert f["time_steps"] == [50, 100, 500] and f["percentiles"] == [99.9, 100.0]
+    np.testing.assert_allclose(f["cr_t"], [0.5, 0.6, 0.8])
+    np.testing.assert_allclose(f["cr_p"], [0.8, 0.95])
+    np.testing.assert_allclose([f["pearson_t"], f["pearson_p"]], [0.3 / (2 ** 0.5 * 0.046667 ** 0.5), 1.0], rtol=1e-4)
+    md = protocol.figure1_markdown({"Breakout-v5": f})
+    assert "| Breakout-v5 | 99.9 | 0.98 | 1.00 | 50.0, 60.0, 80.0 | 80.0, 95.0 |" in md
+    assert "(robust readout, %) at T = 50, 100, 500 and at p = 99.9, 100:" in md
+
+
 def test_partial_figure1_runs_stay_out_of_the_report(tmp_path):
     st = {"time_steps": [50, 100], "p_sweep_t": 500, "percentile": 99.9, "percentiles": [99.9, 100.0],
           "readout": "robust", "episodes": 2}
