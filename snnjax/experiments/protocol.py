@@ -973,7 +973,8 @@ def throughput_markdown(results: dict[str, dict], figures: dict[str, dict] | Non
              "| wall h | SNN decisions/s |",
              "|---|---|---|---|---|---|---|---|---|"]
     totals: dict[tuple[str, int], list[float]] = {}
-    elapsed: dict[str, float] = {}
+    elapsed: dict[str, float] = {}  # per machine kind: wall time over the plays sharing the machine
+    decided: dict[str, float] = {}  # per machine kind: SNN decisions
     for g, res in results.items():
         groups: dict[tuple[str, int], list[dict]] = {}
         for r in stored_plays(res):
@@ -986,6 +987,7 @@ def throughput_markdown(results: dict[str, dict], figures: dict[str, dict] | Non
             t = totals.setdefault((kind, n), [0.0, 0.0, 0.0])
             t[0], t[1], t[2] = t[0] + dec, t[1] + sim, t[2] + wall
             elapsed[kind] = elapsed.get(kind, 0.0) + wall / n
+            decided[kind] = decided.get(kind, 0.0) + dec
             lines.append(f"| {g} | {kind} | {n} | {res['settings']['time_steps']} | {eps} | {dec:,} | {sim / dec:.0%} "
                          f"| {wall / 3600:.2f} | {dec / wall:.1f} |")
     for (kind, n), (dec, sim, wall) in sorted(totals.items()):
@@ -996,10 +998,15 @@ def throughput_markdown(results: dict[str, dict], figures: dict[str, dict] | Non
     lines += fig_rows
     for (kind, n), (dec, wall) in sorted(fig_totals.items()):
         elapsed[kind] = elapsed.get(kind, 0.0) + wall / n
+        decided[kind] = decided.get(kind, 0.0) + dec
         lines.append(f"| Figure 1, all | {kind} | {n} | | | {int(dec):,} | | {wall / 3600:.2f} | {dec / wall:.1f} |")
     if elapsed:
-        lines += ["", "Elapsed time of the run so far (tables and Figure 1; each play's wall time over the number of "
+        total = sum(decided.values())
+        lines += ["", "Elapsed time of the plays stored (tables and Figure 1; each play's wall time over the number of "
                   "plays that shared the machine): " + "; ".join(f"{k}: {h / 3600:.1f} h" for k, h in sorted(elapsed.items()))
+                  + f"; {sum(elapsed.values()) / 3600:.1f} h in all, for {int(total):,} SNN decisions. All of them at "
+                  "one kind's pace (its SNN decisions per elapsed hour): "
+                  + "; ".join(f"{k}: {total / (decided[k] / h) / 3600:.1f} h" for k, h in sorted(elapsed.items()) if h)
                   + "."]
     return "\n".join(lines) + "\n"
 

@@ -277,8 +277,11 @@ def test_throughput_is_split_by_kind_of_machine():
     assert "| g, Figure 1, T = 500, p sweep (5 SNNs) | cpu:float32 | 2 | 500 | 2 | 1,000 | | 0.03 | 10.0 |\n" \
            "| g, Figure 1, T = 1000 | cpu:float32 | 2 | 1000 | 2 | 200 | | 0.11 | 0.5 |" in md
     assert "| Figure 1, all | cpu:float32 | 2 | | | 1,200 | | 0.14 | 2.4 |" in md
-    # elapsed per kind: int8 400 s / 2; float32 (1260 + 500) s / 2 + 200 s alone = 1080 s
-    assert "cpu:float32: 0.3 h; cpu:int8: 0.1 h." in md
+    # elapsed per kind: int8 400 s / 2; float32 (1260 + 500) s / 2 + 200 s alone = 1080 s; 1280 s in all
+    # for 8,600 float32 + 5,000 int8 decisions; all 13,600 at float32's 8600 per 1080 s: 1708 s, at int8's 5000
+    # per 200 s: 544 s
+    assert "cpu:float32: 0.3 h; cpu:int8: 0.1 h; 0.4 h in all, for 13,600 SNN decisions. All of them at one " \
+           "kind's pace (its SNN decisions per elapsed hour): cpu:float32: 0.5 h; cpu:int8: 0.2 h." in md
 
 
 def test_play_time_estimate_by_hand():
