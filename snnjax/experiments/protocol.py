@@ -721,15 +721,16 @@ def figure1_summary(res: dict, game: str) -> dict:
     mean conversion rate per panel."""
     st = res["settings"]
     runs, r, p = res["games"][game]["runs"], st["readout"], st["percentile"]
-    t_pts = [(np.mean(runs[t]["agents"][str(float(p))]["scores"]),
-              np.mean(runs[t]["agents"][str(float(p))]["conversion_rate"][r])) for t in sorted(runs, key=int)]
     p_run = runs.get(str(st["p_sweep_t"]), {}).get("agents", {})
-    p_pts = [(np.mean(p_run[k]["scores"]), np.mean(p_run[k]["conversion_rate"][r])) for k in sorted(p_run, key=float)]
+    ts, ps = sorted(runs, key=int), sorted(p_run, key=float)
+    point = lambda a: (np.mean(a["scores"]), np.mean(a["conversion_rate"][r]))  # noqa: E731
+    t_pts = [point(runs[t]["agents"][str(float(p))]) for t in ts]
+    p_pts = [point(p_run[k]) for k in ps]
     pearson = lambda pts: stats.pearson_r(*zip(*pts)) if len(pts) >= 2 else float("nan")  # noqa: E731
     return {"png": f"docs/paper_figure1_{game}.png", "percentile": p, "p_sweep_t": st["p_sweep_t"],
             "episodes": st["episodes"], "readout": r, "pearson_t": pearson(t_pts), "pearson_p": pearson(p_pts),
-            "time_steps": sorted(int(t) for t in runs), "cr_t": [float(c) for _, c in t_pts],
-            "percentiles": sorted(float(k) for k in p_run), "cr_p": [float(c) for _, c in p_pts]}
+            "time_steps": [int(t) for t in ts], "cr_t": [float(c) for _, c in t_pts],
+            "percentiles": [float(k) for k in ps], "cr_p": [float(c) for _, c in p_pts]}
 
 
 def figure1_markdown(figs: dict[str, dict], pending: dict[str, str] | None = None) -> str:
